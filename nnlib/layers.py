@@ -69,7 +69,7 @@ def fully_connected(out_dim, activation):
     """A fully connected layer with ``out_dim`` outputs and the given activation (nn.sigmoid, nn.tanh)."""
     return FullyConnected(out_dim, activation)
 
-# %% ../book/05_sgd.ipynb #07cf991e
+# %% ../book/05_sgd.ipynb #06b49bf4
 class FullyConnectedTraining:
     """A fully connected layer that trains: forward stores z and a, backward updates weights and bias.
 

@@ -1,10 +1,11 @@
-"""The NumPy engine: matrices are NumPy arrays in host memory, BLAS is whatever NumPy links to.
+"""The NumPy engine: matrices are NumPy arrays in host memory, products are BLAS calls.
 
 It is the default engine, always available, and the reference the other engines are tested
 against. ``native_float()`` computes in float32, like the article; ``native_double()`` in float64.
 """
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 from .base import Engine
 
@@ -34,30 +35,54 @@ class NativeEngine(Engine):
         return bool(np.isfinite(x).all())
 
     # ---- BLAS-like ----
+    # BLAS proper (through SciPy's wrappers), because NumPy's operators would allocate a temporary
+    # for every alpha, beta and outer product. BLAS is column-major; a C-ordered matrix is the
+    # column-major storage of its transpose, so each call works on transposes: ``a.T`` is a
+    # Fortran-ordered view that BLAS updates in place. A destination that is not contiguous (a
+    # slice a reader made) takes NumPy's slower, allocating path instead of being silently copied.
+
+    def _blas(self, name):
+        return get_blas_funcs(name, dtype=self.dtype)
 
     def gemm(self, alpha, a, b, beta, c, trans_a=False, trans_b=False):
-        a = a.T if trans_a else a
-        b = b.T if trans_b else b
-        if beta == 0.0:
-            np.matmul(a, b, out=c)
-            if alpha != 1.0:
-                c *= self.dtype.type(alpha)
-        else:
-            if beta != 1.0:
-                c *= self.dtype.type(beta)
-            c += self.dtype.type(alpha) * (a @ b)
+        op_a = a.T if trans_a else a
+        op_b = b.T if trans_b else b
+        if op_a.shape[1] != op_b.shape[0] or c.shape != (op_a.shape[0], op_b.shape[1]):
+            raise ValueError(f"gemm shapes do not fit: {op_a.shape} @ {op_b.shape} into {c.shape}")
+        if not c.flags.c_contiguous:
+            c[...] = alpha * (op_a @ op_b) + (beta * c if beta else 0)
+            return c
+        # c.T = alpha * op(b).T @ op(a).T + beta * c.T, with b.T and a.T Fortran-ordered views
+        self._blas("gemm")(alpha, b.T, a.T, beta, c.T, trans_a=trans_b, trans_b=trans_a,
+                           overwrite_c=True)
         return c
 
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
-        self.gemm(alpha, a, x[:, None], beta, y[:, None], trans_a=trans_a)
+        rows, cols = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        if x.shape != (cols,) or y.shape != (rows,):
+            raise ValueError(f"gemv shapes do not fit: {a.shape}{'ᵀ' if trans_a else ''} @ {x.shape} into {y.shape}")
+        if not y.flags.c_contiguous:
+            y[...] = alpha * ((a.T if trans_a else a) @ x) + (beta * y if beta else 0)
+            return y
+        self._blas("gemv")(alpha, a.T, x, beta, y, trans=0 if trans_a else 1, overwrite_y=True)
         return y
 
     def ger(self, alpha, x, y, a):
-        a += self.dtype.type(alpha) * np.multiply.outer(x, y)
+        if a.shape != (x.shape[0], y.shape[0]):
+            raise ValueError(f"ger shapes do not fit: outer{x.shape, y.shape} into {a.shape}")
+        if not a.flags.c_contiguous:
+            a += alpha * np.multiply.outer(x, y)
+            return a
+        self._blas("ger")(alpha, y, x, a=a.T, overwrite_a=True)   # a.T += alpha * y x.T
         return a
 
     def axpy(self, alpha, x, y):
-        y += self.dtype.type(alpha) * x
+        if x.shape != y.shape:
+            raise ValueError(f"axpy shapes differ: {x.shape} and {y.shape}")
+        if not y.flags.c_contiguous:
+            y += alpha * x
+            return y
+        self._blas("axpy")(x.reshape(-1), y.reshape(-1), a=alpha)
         return y
 
     def scal(self, alpha, x):
