@@ -1,0 +1,250 @@
+"""The training benchmark: the article's network shape on every engine, against the engine's limit.
+
+    python -m nnlib.bench --size small                 # every available engine
+    python -m nnlib.bench --size full --engines native_float --json out.json
+
+The network is the article's micro benchmark (Dragan Djuric, "Deep Learning from Scratch to GPU -
+12", 2019): layers of 5000 tanh, 1000 sigmoid and 10 sigmoid neurons on 10000 inputs, a batch of
+10000, the quadratic cost. ``small`` and ``medium`` scale every size but the output layer down by
+5 and by 2. For each engine it reports seconds per epoch and the useful GFLOP/s (the matrix
+products of the forward and backward passes), and measures the engine's own gemm rate on exactly
+those products in the same run: ``ratio`` says how close training comes to that limit. Where
+PyTorch is installed it also times an idiomatic PyTorch loop on the same network and data.
+"""
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import psutil
+
+import nnlib as nn
+from nnlib.engines import ENGINES
+
+SIZES = {  # name: (inputs, layer widths, batch)
+    "tiny": (200, (100, 20, 10), 200),   # for the tests: a second or two on any engine
+    "small": (2000, (1000, 200, 10), 2000),
+    "medium": (5000, (2500, 500, 10), 5000),
+    "full": (10000, (5000, 1000, 10), 10000),
+}
+ACTIVATIONS = (nn.tanh, nn.sigmoid, nn.sigmoid)
+
+
+def gemm_shapes(in_dim, widths, batch):
+    """The ``(m, n, k)`` of every matrix product in one training epoch, forward then backward."""
+    dims = [in_dim, *widths]
+    forward = [(out, batch, inp) for inp, out in zip(dims, dims[1:])]          # z = W a
+    weights = [(out, inp, batch) for inp, out in zip(dims, dims[1:])]          # v = delta a^T
+    propagate = [(inp, batch, out) for inp, out in zip(dims[1:], dims[2:])]    # W^T delta, not layer 1
+    return forward + weights + propagate
+
+
+def epoch_flops(in_dim, widths, batch):
+    """Floating-point operations of the matrix products in one epoch (2 m n k each)."""
+    return sum(2 * m * n * k for m, n, k in gemm_shapes(in_dim, widths, batch))
+
+
+def _timed(step, repeats, sync):
+    step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    sync()
+    return (time.perf_counter() - start) / repeats
+
+
+def gemm_limit(eng, in_dim, widths, batch, repeats=3):
+    """The engine's own gemm rate (GFLOP/s) on the products of one epoch, each timed alone."""
+    seconds = flops = 0.0
+    for m, n, k in gemm_shapes(in_dim, widths, batch):
+        a, b, c = eng.zeros((m, k)), eng.zeros((k, n)), eng.zeros((m, n))
+        eng.fill(a, 0.01), eng.fill(b, 0.01)
+        seconds += _timed(lambda: eng.gemm(1.0, a, b, 0.0, c), repeats, eng.synchronize)
+        flops += 2 * m * n * k
+        for matrix in (a, b, c):
+            eng.release(matrix)
+    return flops / seconds / 1e9
+
+
+def _data(in_dim, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, (in_dim, batch)).astype(np.float32), np.full((10, batch), 0.33, np.float32)
+
+
+def _weights(in_dim, widths, seed=1):
+    """Small random weights (std 1/sqrt(fan-in)), the same for every engine and for PyTorch."""
+    rng = np.random.default_rng(seed)
+    dims = [in_dim, *widths]
+    return [(rng.standard_normal((out, inp)).astype(np.float32) / np.sqrt(inp), np.zeros(out, np.float32))
+            for inp, out in zip(dims, dims[1:])]
+
+
+def bench_engine(name, size, epochs):
+    """Time ``epochs`` epochs of nn.sgd on engine ``name``; return the figures as a dict."""
+    in_dim, widths, batch = SIZES[size]
+    eng = ENGINES[name]()
+    x_host, y_host = _data(in_dim, batch)
+    x, y = eng.matrix(x_host), eng.matrix(y_host)
+    inference = nn.inference_network(eng, in_dim, [nn.fully_connected(w, f) for w, f in zip(widths, ACTIVATIONS)])
+    for layer, (w, b) in zip(inference.layers, _weights(in_dim, widths)):
+        eng.transfer(w, layer.weights)
+        eng.transfer(b, layer.bias)
+    training = nn.training_network(inference, x)
+    nn.sgd(training, y, nn.quadratic_cost, 1, 0.05)          # warm-up: kernels compile, caches fill
+    eng.synchronize()
+
+    allocated = None
+    if name == "cuda_float":   # device memory: what CuPy's pool had to grow by
+        import cupy
+        pool = cupy.get_default_memory_pool()
+        before = pool.total_bytes()
+        nn.sgd(training, y, nn.quadratic_cost, 2, 0.05)
+        eng.synchronize()
+        allocated = (pool.total_bytes() - before) / 2
+    else:                      # host memory allocated through Python (NumPy arrays, pyopencl objects)
+        tracemalloc.start()
+        nn.sgd(training, y, nn.quadratic_cost, 2, 0.05)
+        eng.synchronize()
+        allocated = tracemalloc.get_traced_memory()[1] / 2
+        tracemalloc.stop()
+
+    rss_before = psutil.Process().memory_info().rss
+    start = time.perf_counter()
+    cost = nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05)   # reads the cost: waits for the device
+    seconds = (time.perf_counter() - start) / epochs
+    rss_after = psutil.Process().memory_info().rss
+    training.release()
+    inference.release()
+    gflops = epoch_flops(in_dim, widths, batch) / seconds / 1e9
+    limit = gemm_limit(eng, in_dim, widths, batch)
+    result = {"engine": name, "size": size, "device": repr(eng), "epochs": epochs,
+              "seconds_per_epoch": seconds, "gflops": gflops, "limit_gflops": limit,
+              "ratio": gflops / limit, "cost": cost, "bytes_allocated_per_epoch": allocated,
+              "rss_growth_mb": (rss_after - rss_before) / 2**20,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    eng.close()
+    return result
+
+
+def bench_torch(size, epochs):
+    """Seconds per epoch of an idiomatic PyTorch loop on the same network and data, or None.
+
+    It runs in a process of its own: PyTorch's OpenMP threads keep spinning after its last
+    operation and would slow down whatever this process measures next (and the reverse)."""
+    try:
+        import torch  # noqa: F401  (only to know whether it is there)
+    except ImportError:
+        return None
+    done = subprocess.run([sys.executable, "-m", "nnlib.bench", "--size", size, "--epochs", str(epochs),
+                           "--torch-only"], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def _torch_loop(size, epochs):
+    import torch
+    in_dim, widths, batch = SIZES[size]
+    x_host, y_host = _data(in_dim, batch)
+    x, y = torch.from_numpy(x_host.T.copy()), torch.from_numpy(y_host.T.copy())   # one example per row
+    dims = [in_dim, *widths]
+    modules = []
+    for (inp, out), activation, (w, b) in zip(zip(dims, dims[1:]), (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Sigmoid),
+                                              _weights(in_dim, widths)):
+        linear = torch.nn.Linear(inp, out)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules += [linear, activation()]
+    model = torch.nn.Sequential(*modules)
+    loss_fn = torch.nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def epoch():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    epoch()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        loss = epoch()
+    loss.item()
+    return {"engine": "torch", "size": size, "device": f"torch {torch.__version__} CPU, {torch.get_num_threads()} threads",
+            "seconds_per_epoch": (time.perf_counter() - start) / epochs}
+
+
+def machine():
+    """The CPU model and core count, as the figures should be labelled."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def run(size="small", engines=None, epochs=None):
+    """Benchmark ``engines`` (default: every available one) at ``size``; a list of result dicts."""
+    epochs = epochs or {"tiny": 5, "small": 5, "medium": 3, "full": 2}[size]
+    available = nn.available_engines()
+    names = engines or [name for name, reason in available.items() if reason is None]
+    results = []
+    torch_result = bench_torch(size, epochs)
+    for name in names:
+        if available.get(name) is not None:
+            print(f"skipping {name}: {available[name]}", file=sys.stderr)
+            continue
+        result = bench_engine(name, size, epochs)
+        result["machine"] = machine()
+        if torch_result:
+            result["torch_seconds_per_epoch"] = torch_result["seconds_per_epoch"]
+            result["speedup_vs_torch"] = torch_result["seconds_per_epoch"] / result["seconds_per_epoch"]
+        results.append(result)
+    return results
+
+
+def table(results):
+    """The results as a readable text table."""
+    lines = [f"{'engine':<14}{'size':<8}{'s/epoch':>10}{'GFLOP/s':>10}{'gemm GFLOP/s':>14}{'ratio':>7}"
+             f"{'vs torch':>10}{'alloc/epoch':>13}"]
+    for r in results:
+        alloc = r.get("bytes_allocated_per_epoch")
+        lines.append(f"{r['engine']:<14}{r['size']:<8}{r['seconds_per_epoch']:>10.4f}{r['gflops']:>10.1f}"
+                     f"{r['limit_gflops']:>14.1f}{r['ratio']:>7.2f}"
+                     + (f"{r['speedup_vs_torch']:>9.2f}x" if "speedup_vs_torch" in r else f"{'-':>10}")
+                     + (f"{alloc / 1e6:>10.2f} MB" if alloc is not None else f"{'-':>13}"))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m nnlib.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=list(SIZES), default="small")
+    parser.add_argument("--engines", nargs="+", choices=list(ENGINES), help="default: every available engine")
+    parser.add_argument("--epochs", type=int, help="timed epochs (default 5 small, 3 medium, 2 full)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.torch_only:
+        print(json.dumps(_torch_loop(args.size, args.epochs)))
+        return None
+    results = run(args.size, args.engines, args.epochs)
+    print(f"nnlib training benchmark, size {args.size} {SIZES[args.size]}, on {machine()}")
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
