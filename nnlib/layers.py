@@ -77,7 +77,13 @@ class FullyConnectedTraining:
     input, or the previous layer's ``output``) and owns ``z``, ``output`` and the update ``v``. The
     first layer (``first=True``) does not write the derivative for the layer below into ``input``,
     because its input is the training data.
+
+    ``bias_sign`` is the direction of the bias step: +1 is the gradient step for the subtracted
+    bias. The article's code has -1; setting it replays the article's published numbers (the
+    gradient check of chapter 9 shows why +1 is right).
     """
+
+    bias_sign = 1.0
 
     def __init__(self, inference_layer, input, ones, first):
         eng = self.eng = inference_layer.eng
@@ -103,7 +109,7 @@ class FullyConnectedTraining:
         eng.gemm(eta_avg, z, self.input, 0.0, self.v, trans_b=True)  # (4) v = -η/n δ (a⁻¹)ᵀ
         if not self.first:                                           # the fix: never touch the data
             eng.gemm(1.0, self.weights, z, 0.0, self.input, trans_a=True)  # (2) ∂C/∂a⁻¹ = Wᵀ δ
-        eng.gemv(eta_avg, z, self.ones, 1.0, self.bias)              # (3) b += -η/n δ 1
+        eng.gemv(-self.bias_sign * eta_avg, z, self.ones, 1.0, self.bias)  # (3) b += η/n δ 1
         eng.axpy(1.0, self.v, self.weights)                          # (4) W += v
 
     def release(self):

@@ -24,13 +24,45 @@ def article_data(eng):
     return eng.matrix([[0.3, 0.3], [0.9, 0.9]]), eng.matrix([[0.5, 0.5]])
 
 
-def run_article(eng, draft=False):
-    """Untrained output, the four costs, trained output and the inputs afterwards."""
+def run_article(eng, draft=False, article_bias=True):
+    """Untrained output, the four costs, trained output and the inputs afterwards.
+
+    ``draft`` replays chapter 4's draft (no ``first`` flag); ``article_bias`` the article's sign of
+    the bias step (the package's sign is the gradient's, see chapter 9)."""
     x, y = article_data(eng)
     with article_network(eng) as inference:
         untrained = eng.to_numpy(inference(x))
         with nn.training_network(inference, x) as training:
             if draft:
                 training.layers[0].first = False
+            if article_bias:
+                for layer in training.layers:
+                    layer.bias_sign = -1.0
             costs = [nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05) for epochs in EPOCHS]
         return untrained, costs, eng.to_numpy(inference(x)), eng.to_numpy(x)
+
+
+def reference_costs(bias_sign=1.0, epochs=EPOCHS, eta=0.05):
+    """The article's example trained by plain float64 NumPy, written independently of nnlib."""
+    x = np.array([[0.3, 0.3], [0.9, 0.9]])
+    y = np.array([[0.5, 0.5]])
+    w1 = np.reshape([0.3, 0.1, 0.9, 0.0, 0.6, 2.0, 3.7, 1.0], (4, 2), order="F")
+    b1 = np.array([[0.7], [0.2], [1.1], [2.0]])
+    w2 = np.array([[0.75, 0.15, 0.22, 0.33]])
+    b2 = np.array([[0.3]])
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))
+    costs, n = [], x.shape[1]
+    for count in epochs:
+        for _ in range(count):
+            z1 = w1 @ x - b1
+            a1 = np.tanh(z1)
+            z2 = w2 @ a1 - b2
+            a2 = sigmoid(z2)
+            d2 = (a2 - y) * a2 * (1 - a2)
+            d1 = (w2.T @ d2) * (1 - a1 ** 2)
+            w2 -= eta / n * d2 @ a1.T
+            b2 += bias_sign * eta / n * d2.sum(axis=1, keepdims=True)
+            w1 -= eta / n * d1 @ x.T
+            b1 += bias_sign * eta / n * d1.sum(axis=1, keepdims=True)
+        costs.append(float(((a2 - y) ** 2).sum() / (2 * y.size)))
+    return costs
