@@ -17,7 +17,7 @@ from .activations import Activation, sigmoid, tanh
 from .layers import fully_connected
 from .network import inference_network, training_network
 from .cost import Cost, quadratic_cost
-from .training import sgd
+from .training import TrainingDiverged, sgd
 from .gradcheck import check_gradients
 
 __version__ = "0.1.0"

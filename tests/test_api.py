@@ -192,3 +192,24 @@ def test_bad_network_descriptions_are_refused(make):
 def test_unknown_activation_names_the_known_ones():
     with pytest.raises(TypeError, match="nn.sigmoid or nn.tanh"):
         nn.fully_connected(4, "relu")
+
+
+def test_divergence_stops_training_with_a_clear_error():
+    eng = nn.native_float()
+    x, y = article_data(eng)
+    with article_network(eng) as inference, nn.training_network(inference, x) as training:
+        with pytest.raises(nn.TrainingDiverged, match="smaller learning rate"):
+            nn.sgd(training, y, nn.quadratic_cost, [(5, 1e39), (5, 0.05)])
+
+
+def test_progress_bar_only_when_asked_or_in_a_terminal(capsys):
+    eng = nn.native_float()
+    x, y = article_data(eng)
+    with article_network(eng) as inference, nn.training_network(inference, x) as training:
+        nn.sgd(training, y, nn.quadratic_cost, 2000, 0.05)          # not a terminal: no bar
+        assert capsys.readouterr().err == ""
+        nn.sgd(training, y, nn.quadratic_cost, 200, 0.05, progress=False)
+        assert capsys.readouterr().err == ""
+        nn.sgd(training, y, nn.quadratic_cost, 200, 0.05, progress=True)
+        bar = capsys.readouterr().err
+        assert "/200" in bar and "epoch" in bar   # tqdm redraws at most every 0.1 s
