@@ -1,4 +1,8 @@
-"""Shared fixtures: every engine that starts on this machine, created once per test session."""
+"""Shared fixtures: every engine that starts on this machine, and the built book, made once per session."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +32,16 @@ def any_engine(request):
 @pytest.fixture(params=["native_float", "opencl_float", "cuda_float"])
 def float_engine(request):
     return engine(request.param)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """Build the book once (warnings are errors); return (build output, HTML folder)."""
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, timeout=600)
+    return result, out / "_build" / "html"
