@@ -19,5 +19,8 @@ from .network import inference_network, training_network
 from .cost import Cost, quadratic_cost
 from .training import TrainingDiverged, sgd
 from .gradcheck import check_gradients
+from . import init
+from .init import glorot
+from .minibatch import accuracy, one_hot, predict, train
 
 __version__ = "0.1.0"

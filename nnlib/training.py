@@ -20,7 +20,7 @@ def _schedule(epochs, eta):
     try:
         pairs = [tuple(pair) for pair in pairs]
     except TypeError:
-        raise TypeError("sgd takes either epochs and eta, or a schedule: a list of (epochs, eta) pairs, "
+        raise TypeError("give either epochs and eta, or a schedule: a list of (epochs, eta) pairs; "
                         f"got {epochs!r}") from None
     if not pairs:
         raise ValueError("the schedule is empty; give at least one (epochs, eta) pair")

@@ -29,7 +29,8 @@ def assert_unchanged(before, after):
 def test_public_names():
     for name in ["native_float", "native_double", "opencl_float", "cuda_float", "available_engines",
                  "EngineUnavailable", "inference_network", "training_network", "fully_connected",
-                 "sigmoid", "tanh", "sgd", "quadratic_cost"]:
+                 "sigmoid", "tanh", "sgd", "quadratic_cost", "TrainingDiverged", "check_gradients",
+                 "glorot", "train", "one_hot", "predict", "accuracy"]:
         assert hasattr(nn, name), name
         assert getattr(nn, name).__doc__ or not callable(getattr(nn, name)), f"{name} has no docstring"
 
