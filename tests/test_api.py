@@ -214,3 +214,24 @@ def test_progress_bar_only_when_asked_or_in_a_terminal(capsys):
         nn.sgd(training, y, nn.quadratic_cost, 200, 0.05, progress=True)
         bar = capsys.readouterr().err
         assert "/200" in bar and "epoch" in bar   # tqdm redraws at most every 0.1 s
+
+
+def test_matrices_of_another_engine_are_refused_everywhere():
+    eng = nn.native_float()
+    other = engine("opencl_float")
+    x_other, y_other = article_data(other)
+    x, y = article_data(eng)
+    with article_network(eng) as inference, nn.training_network(inference, x) as training:
+        before = snapshot(training)
+        with pytest.raises(TypeError, match="opencl_float|native_float"):
+            inference(x_other)
+        with pytest.raises(TypeError, match="native_float"):
+            nn.training_network(inference, x_other)
+        with pytest.raises(TypeError, match="native_float"):
+            nn.sgd(training, y_other, nn.quadratic_cost, 1, 0.05)
+        with pytest.raises(TypeError, match="native_float"):
+            eng.transfer(np.zeros((4, 2)), other.zeros((4, 2)))
+        assert_unchanged(before, snapshot(training))
+    with article_network(other) as foreign:
+        with pytest.raises(TypeError, match="opencl_float"):
+            foreign(x)
