@@ -57,6 +57,11 @@ __kernel void nn_mul(__global float *out, ulong o, __global const float *x, ulon
     out[o + i] = x[xo + i] * y[yo + i];
 }
 
+// raises a flag (sets it to 1) if any entry is NaN or infinite; every writer writes the same value
+__kernel void nn_nonfinite(__global float *flag, ulong o, __global const float *x, ulong xo) {
+    if (!isfinite(x[xo + get_global_id(0)])) flag[o] = 1.0f;
+}
+
 __kernel void nn_fill(__global float *out, ulong o, float value) {
     out[o + get_global_id(0)] = value;
 }
@@ -72,6 +77,7 @@ _SIGNATURES = {
     "nn_sigmoid_prime": 2 * _ARRAY,
     "nn_mul": 3 * _ARRAY,
     "nn_fill": _ARRAY + [np.float32],
+    "nn_nonfinite": 2 * _ARRAY,
 }
 
 _UNAVAILABLE = "OpenCL engine unavailable: "
@@ -110,6 +116,7 @@ class OpenCLEngine(Engine):
             self._kernels[kernel_name] = kernel
         # CLBlast writes nrm2's result into a device buffer; pyclblast 1.4 insists it be 2-D
         self._norm = cla.empty(self.queue, (1, 1), self.dtype)
+        self._flag = cla.zeros(self.queue, (1,), self.dtype)
 
     def __repr__(self):
         return f"<{self.name} engine, {self.dtype}, on {self.device.name.strip()}>"
@@ -158,6 +165,7 @@ class OpenCLEngine(Engine):
         if self._kernels:
             self.queue.finish()
             self.release(self._norm)
+            self.release(self._flag)
             self._kernels = {}
 
     # ---- how kernels and CLBlast see an array ----
@@ -256,6 +264,14 @@ class OpenCLEngine(Engine):
 
     def fill(self, x, value):
         return self._run("nn_fill", x, scalar=(value,))
+
+    def all_finite(self, x):
+        """Checked on the device: one flag comes back to the host, not the whole matrix."""
+        self.fill(self._flag, 0.0)
+        if x.size:
+            self._kernels["nn_nonfinite"](self.queue, (x.size,), None, self._flag.base_data,
+                                          self._offset(self._flag), x.base_data, self._offset(x))
+        return bool(self._to_host(self._flag)[0] == 0)
 
     def nrm2(self, x):
         self._forget(pyclblast.nrm2(self.queue, x.size, self._flat(x), self._norm, x_offset=self._offset(x)))
