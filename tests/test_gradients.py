@@ -4,22 +4,11 @@ import numpy as np
 import pytest
 
 import nnlib as nn
-from nnlib.gradcheck import check_gradients
+from nnlib.gradcheck import check_gradients, random_case
 
 CASES = [((2,), (nn.sigmoid,)), ((1,), (nn.tanh,)), ((4, 2), (nn.tanh, nn.sigmoid)),
          ((4, 3), (nn.sigmoid, nn.tanh)), ((5, 4, 3), (nn.tanh, nn.tanh, nn.sigmoid)),
          ((3, 5, 2), (nn.sigmoid, nn.sigmoid, nn.sigmoid))]
-
-
-def random_case(eng, widths, activations, seed, in_dim=3, batch=5):
-    rng = np.random.default_rng(seed)
-    net = nn.inference_network(eng, in_dim, [nn.fully_connected(w, f) for w, f in zip(widths, activations)])
-    for layer in net.layers:
-        eng.transfer(rng.normal(0, 0.8, layer.weights.shape), layer.weights)
-        eng.transfer(rng.normal(0, 0.5, layer.bias.shape), layer.bias)
-    x = rng.normal(0, 1, (in_dim, batch)).astype(eng.dtype).astype(np.float64)
-    y = rng.uniform(0.1, 0.9, (widths[-1], batch))
-    return net, x, y
 
 
 @pytest.mark.parametrize("seed, case", list(enumerate(CASES)))
