@@ -32,3 +32,11 @@ def test_the_math_is_served_with_the_book(built_book):
     _, html = built_book
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
     assert "_static/mathjax/tex-chtml.js" in (html / "book" / "09_gradient_check.html").read_text()
+
+
+def test_every_chapter_offers_its_notebook_for_download(built_book):
+    _, html = built_book
+    for page in toc_pages()[1:]:
+        name = page.split("/")[-1]
+        assert f'href="../_sources/book/{name}.ipynb"' in (html / f"{page}.html").read_text(), page
+        assert (html / "_sources" / "book" / f"{name}.ipynb").exists(), page
