@@ -9,10 +9,9 @@ import numbers
 
 import numpy as np
 
-from .cost import Cost
 from .init import _generator
 from .network import InferenceNetwork, training_network
-from .training import _diverged, _progress_bar, _schedule
+from .training import _check_cost, _diverged, _progress_bar, _schedule
 
 # %% ../book/11_digits.ipynb #0f8bd67c
 def one_hot(labels, classes=None):
@@ -97,8 +96,7 @@ def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epo
     if not isinstance(inference, InferenceNetwork):
         raise TypeError(f"train needs an inference network (nn.inference_network), got {type(inference).__name__}")
     inference._check_alive()
-    if not isinstance(cost, Cost):
-        raise TypeError(f"unknown cost {cost!r}: use nn.quadratic_cost (or an nn.Cost subclass)")
+    _check_cost(cost)
     schedule = _schedule(epochs, eta)
     x, y = _examples(inference, x, y)
     n = x.shape[1]

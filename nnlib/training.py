@@ -35,12 +35,16 @@ def _schedule(epochs, eta):
     return [(int(n), float(rate)) for n, rate in pairs]
 
 
+def _check_cost(cost):
+    if not isinstance(cost, Cost):
+        raise TypeError(f"unknown cost {cost!r}: use nn.quadratic_cost (or an nn.Cost subclass)")
+
+
 def _check_training(network, y, cost):
     if not isinstance(network, TrainingNetwork):
         raise TypeError(f"sgd needs a training network (nn.training_network), got {type(network).__name__}")
     network._check_alive()
-    if not isinstance(cost, Cost):
-        raise TypeError(f"unknown cost {cost!r}: use nn.quadratic_cost (or an nn.Cost subclass)")
+    _check_cost(cost)
     eng = network.eng
     eng.check(y, "targets y", shape=network.output.shape)
     if not eng.all_finite(y):
