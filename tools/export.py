@@ -5,7 +5,10 @@ work; the only thing added here is that a module is started fresh by the first n
 order) that exports to it, so several chapters can each contribute to one module (for example
 chapter 3 writes the inference layer into ``layers.py`` and chapter 5 adds the training layer).
 
-    python tools/export.py            # rewrite nnlib/ from book/*.ipynb
+    python tools/export.py            # rewrite nnlib/ from book/*.ipynb, then each chapter's install cell
+
+The install cell (see ``install_cell.py``) carries the package as a wheel, so it is refreshed after
+every export.
 """
 
 import sys
@@ -41,5 +44,10 @@ def export(book=ROOT / "book", lib_path=ROOT / "nnlib"):
 
 
 if __name__ == "__main__":
+    from install_cell import refresh
+
     for module in export(*sys.argv[1:]):
         print("exported", module.relative_to(ROOT) if module.is_relative_to(ROOT) else module)
+    if not sys.argv[1:]:
+        for notebook in refresh():
+            print("refreshed the install cell of", notebook.relative_to(ROOT))
