@@ -41,7 +41,8 @@ def gemm_shapes(in_dim, widths, batch):
     dims = [in_dim, *widths]
     forward = [(out, batch, inp) for inp, out in zip(dims, dims[1:])]          # z = W a
     weights = [(out, inp, batch) for inp, out in zip(dims, dims[1:])]          # v = delta a^T
-    propagate = [(inp, batch, out) for inp, out in zip(dims[1:], dims[2:])]    # W^T delta, not layer 1
+    # W^T delta, not layer 1
+    propagate = [(inp, batch, out) for inp, out in zip(dims[1:], dims[2:])]
     return forward + weights + propagate
 
 
@@ -75,14 +76,16 @@ def gemm_limit(eng, in_dim, widths, batch, repeats=3):
 
 def _data(in_dim, batch, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.uniform(0.0, 1.0, (in_dim, batch)).astype(np.float32), np.full((10, batch), 0.33, np.float32)
+    return (rng.uniform(0.0, 1.0, (in_dim, batch)).astype(np.float32),
+            np.full((10, batch), 0.33, np.float32))
 
 
 def _weights(in_dim, widths, seed=1):
     """Small random weights (std 1/sqrt(fan-in)), the same for every engine and for PyTorch."""
     rng = np.random.default_rng(seed)
     dims = [in_dim, *widths]
-    return [(rng.standard_normal((out, inp)).astype(np.float32) / np.sqrt(inp), np.zeros(out, np.float32))
+    return [(rng.standard_normal((out, inp)).astype(np.float32) / np.sqrt(inp),
+             np.zeros(out, np.float32))
             for inp, out in zip(dims, dims[1:])]
 
 
@@ -92,7 +95,8 @@ def bench_engine(name, size, epochs):
     eng = ENGINES[name]()
     x_host, y_host = _data(in_dim, batch)
     x, y = eng.matrix(x_host), eng.matrix(y_host)
-    inference = nn.inference_network(eng, in_dim, [nn.fully_connected(w, f) for w, f in zip(widths, ACTIVATIONS)])
+    layers = [nn.fully_connected(w, f) for w, f in zip(widths, ACTIVATIONS)]
+    inference = nn.inference_network(eng, in_dim, layers)
     for layer, (w, b) in zip(inference.layers, _weights(in_dim, widths)):
         eng.transfer(w, layer.weights)
         eng.transfer(b, layer.bias)
@@ -108,7 +112,8 @@ def bench_engine(name, size, epochs):
         nn.sgd(training, y, nn.quadratic_cost, 2, 0.05)
         eng.synchronize()
         allocated = (pool.total_bytes() - before) / 2
-    else:                      # host memory allocated through Python (NumPy arrays, pyopencl objects)
+    else:
+        # host memory allocated through Python (NumPy arrays, pyopencl objects)
         tracemalloc.start()
         nn.sgd(training, y, nn.quadratic_cost, 2, 0.05)
         eng.synchronize()
@@ -117,7 +122,8 @@ def bench_engine(name, size, epochs):
 
     rss_before = psutil.Process().memory_info().rss
     start = time.perf_counter()
-    cost = nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05)   # reads the cost: waits for the device
+    # reads the cost: waits for the device
+    cost = nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05)
     seconds = (time.perf_counter() - start) / epochs
     rss_after = psutil.Process().memory_info().rss
     training.release()
@@ -142,8 +148,9 @@ def bench_torch(size, epochs):
         import torch  # noqa: F401  (only to know whether it is there)
     except ImportError:
         return None
-    done = subprocess.run([sys.executable, "-m", "nnlib.bench", "--size", size, "--epochs", str(epochs),
-                           "--torch-only"], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-m", "nnlib.bench", "--size", size,
+                           "--epochs", str(epochs), "--torch-only"],
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
@@ -151,10 +158,12 @@ def _torch_loop(size, epochs):
     import torch
     in_dim, widths, batch = SIZES[size]
     x_host, y_host = _data(in_dim, batch)
-    x, y = torch.from_numpy(x_host.T.copy()), torch.from_numpy(y_host.T.copy())   # one example per row
+    # one example per row
+    x, y = torch.from_numpy(x_host.T.copy()), torch.from_numpy(y_host.T.copy())
     dims = [in_dim, *widths]
     modules = []
-    for (inp, out), activation, (w, b) in zip(zip(dims, dims[1:]), (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Sigmoid),
+    for (inp, out), activation, (w, b) in zip(zip(dims, dims[1:]),
+                                              (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Sigmoid),
                                               _weights(in_dim, widths)):
         linear = torch.nn.Linear(inp, out)
         with torch.no_grad():
@@ -177,7 +186,8 @@ def _torch_loop(size, epochs):
     for _ in range(epochs):
         loss = epoch()
     loss.item()
-    return {"engine": "torch", "size": size, "device": f"torch {torch.__version__} CPU, {torch.get_num_threads()} threads",
+    return {"engine": "torch", "size": size,
+            "device": f"torch {torch.__version__} CPU, {torch.get_num_threads()} threads",
             "seconds_per_epoch": (time.perf_counter() - start) / epochs}
 
 
@@ -186,7 +196,8 @@ def machine():
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in info
+                         if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     import os
@@ -208,29 +219,34 @@ def run(size="small", engines=None, epochs=None):
         result["machine"] = machine()
         if torch_result:
             result["torch_seconds_per_epoch"] = torch_result["seconds_per_epoch"]
-            result["speedup_vs_torch"] = torch_result["seconds_per_epoch"] / result["seconds_per_epoch"]
+            result["speedup_vs_torch"] = (torch_result["seconds_per_epoch"]
+                                          / result["seconds_per_epoch"])
         results.append(result)
     return results
 
 
 def table(results):
     """The results as a readable text table."""
-    lines = [f"{'engine':<14}{'size':<8}{'s/epoch':>10}{'GFLOP/s':>10}{'gemm GFLOP/s':>14}{'ratio':>7}"
-             f"{'vs torch':>10}{'alloc/epoch':>13}"]
+    lines = [f"{'engine':<14}{'size':<8}{'s/epoch':>10}{'GFLOP/s':>10}{'gemm GFLOP/s':>14}"
+             f"{'ratio':>7}{'vs torch':>10}{'alloc/epoch':>13}"]
     for r in results:
         alloc = r.get("bytes_allocated_per_epoch")
-        lines.append(f"{r['engine']:<14}{r['size']:<8}{r['seconds_per_epoch']:>10.4f}{r['gflops']:>10.1f}"
-                     f"{r['limit_gflops']:>14.1f}{r['ratio']:>7.2f}"
-                     + (f"{r['speedup_vs_torch']:>9.2f}x" if "speedup_vs_torch" in r else f"{'-':>10}")
+        lines.append(f"{r['engine']:<14}{r['size']:<8}{r['seconds_per_epoch']:>10.4f}"
+                     f"{r['gflops']:>10.1f}{r['limit_gflops']:>14.1f}{r['ratio']:>7.2f}"
+                     + (f"{r['speedup_vs_torch']:>9.2f}x" if "speedup_vs_torch" in r
+                        else f"{'-':>10}")
                      + (f"{alloc / 1e6:>10.2f} MB" if alloc is not None else f"{'-':>13}"))
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nnlib.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nnlib.bench",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=list(SIZES), default="small")
-    parser.add_argument("--engines", nargs="+", choices=list(ENGINES), help="default: every available engine")
-    parser.add_argument("--epochs", type=int, help="timed epochs (default 5 small, 3 medium, 2 full)")
+    parser.add_argument("--engines", nargs="+", choices=list(ENGINES),
+                        help="default: every available engine")
+    parser.add_argument("--epochs", type=int,
+                        help="timed epochs (default 5 small, 3 medium, 2 full)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -22,8 +22,10 @@ def _layers(inference):
 
 def _generator(seed):
     """A NumPy generator from ``seed``: a whole number (repeatable), None (fresh) or a Generator."""
-    if isinstance(seed, bool) or not (seed is None or isinstance(seed, (numbers.Integral, np.random.Generator))):
-        raise TypeError(f"seed must be a whole number (or None for an unrepeatable draw), got {seed!r}")
+    if (isinstance(seed, bool)
+            or not (seed is None or isinstance(seed, (numbers.Integral, np.random.Generator)))):
+        raise TypeError("seed must be a whole number (or None for an unrepeatable draw), "
+                        f"got {seed!r}")
     if isinstance(seed, numbers.Integral) and seed < 0:
         raise ValueError(f"seed must not be negative, got {seed!r}")
     return np.random.default_rng(seed)
@@ -38,11 +40,12 @@ def _finite(value, what, positive=False):
 
 
 def initialize(inference, draw, seed=0):
-    """Set each layer's weights to ``draw(rng, (n_out, n_in))`` and its bias to zero; return ``inference``.
+    """Set each layer's weights to ``draw(rng, (n_out, n_in))`` and its bias to zero;
+    return ``inference``.
 
-    ``rng`` is ``np.random.default_rng(seed)``, shared by the layers in order, so the same seed gives
-    the same weights on every engine. Every matrix is drawn (in float64, on the host) and checked
-    before the first one is transferred: an error leaves the network unchanged.
+    ``rng`` is ``np.random.default_rng(seed)``, shared by the layers in order, so the same seed
+    gives the same weights on every engine. Every matrix is drawn (in float64, on the host) and
+    checked before the first one is transferred: an error leaves the network unchanged.
     """
     layers = _layers(inference)
     rng = _generator(seed)
@@ -51,7 +54,8 @@ def initialize(inference, draw, seed=0):
         shape = tuple(layer.weights.shape)
         w = np.asarray(draw(rng, shape), dtype=np.float64)
         if w.shape != shape:
-            raise ValueError(f"the drawing rule returned shape {w.shape} for a {shape} weight matrix")
+            raise ValueError(f"the drawing rule returned shape {w.shape} "
+                             f"for a {shape} weight matrix")
         if not np.isfinite(w).all():
             raise ValueError("the drawing rule returned NaN or infinity")
         weights.append(w)
@@ -63,7 +67,8 @@ def initialize(inference, draw, seed=0):
 
 # %% ../book/10_initialization.ipynb #efa67a3c
 def constant(inference, value):
-    """Every weight ``value``, every bias zero. (Only for demonstrations: see the symmetry argument.)"""
+    """Every weight ``value``, every bias zero.
+    (Only for demonstrations: see the symmetry argument.)"""
     value = _finite(value, "value")
     return initialize(inference, lambda rng, shape: np.full(shape, value))
 
@@ -77,17 +82,19 @@ def uniform(inference, low, high, seed=0):
 
 
 def normal(inference, std, seed=0):
-    """Weights drawn from a normal distribution of mean 0 and standard deviation ``std``, biases zero."""
+    """Weights drawn from a normal distribution of mean 0 and standard deviation ``std``,
+    biases zero."""
     std = _finite(std, "std", positive=True)
     return initialize(inference, lambda rng, shape: rng.normal(0.0, std, shape), seed)
 
 # %% ../book/10_initialization.ipynb #e1f03570
 def glorot(inference, seed=0, *, distribution="uniform", gain=1.0):
-    """Glorot (Xavier) initialization: weights of variance ``gain**2 * 2 / (n_in + n_out)``, biases zero.
+    """Glorot (Xavier) initialization: weights of variance ``gain**2 * 2 / (n_in + n_out)``,
+    biases zero.
 
     ``distribution="uniform"`` draws from ``[-r, r)`` with ``r = gain * sqrt(6 / (n_in + n_out))``,
-    ``"normal"`` from a normal distribution. The same ``seed`` gives the same network on every engine.
-    Returns ``inference``.
+    ``"normal"`` from a normal distribution. The same ``seed`` gives the same network on every
+    engine. Returns ``inference``.
     """
     if distribution not in ("uniform", "normal"):
         raise ValueError(f"distribution must be 'uniform' or 'normal', got {distribution!r}")

@@ -20,7 +20,8 @@ def one_hot(labels, classes=None):
     ``classes`` defaults to the largest label plus one."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D sequence of class numbers, got shape {labels.shape}")
+        raise ValueError("labels must be a non-empty 1-D sequence of class numbers, "
+                         f"got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be whole numbers (class numbers from 0), got {labels.dtype}")
     if labels.min() < 0:
@@ -30,14 +31,16 @@ def one_hot(labels, classes=None):
     elif isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
         raise ValueError(f"classes must be a positive whole number, got {classes!r}")
     elif labels.max() >= classes:
-        raise ValueError(f"label {labels.max()} is out of range for {classes} classes (0 to {classes - 1})")
+        raise ValueError(f"label {labels.max()} is out of range for {classes} classes "
+                         f"(0 to {classes - 1})")
     targets = np.zeros((int(classes), labels.size))
     targets[labels, np.arange(labels.size)] = 1.0
     return targets
 
 # %% ../book/11_digits.ipynb #2d97a9f6
 def _host_matrix(eng, data, what):
-    """``data`` (a host array or a matrix of ``eng``) as a C-ordered host array in the engine's dtype."""
+    """``data`` (a host array or a matrix of ``eng``)
+    as a C-ordered host array in the engine's dtype."""
     if eng.owns(data):
         data = eng.to_numpy(data)
     try:
@@ -45,10 +48,11 @@ def _host_matrix(eng, data, what):
     except Exception:
         host = None
     if host is None or host.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be numbers: a host array (NumPy) or a matrix of the {eng.name} engine, "
-                        f"got {type(data).__name__}")
+        raise TypeError(f"{what} must be numbers: a host array (NumPy) or a matrix of the "
+                        f"{eng.name} engine, got {type(data).__name__}")
     if host.ndim != 2:
-        raise ValueError(f"{what} must be a matrix with one example per column, got shape {host.shape}")
+        raise ValueError(f"{what} must be a matrix with one example per column, "
+                         f"got shape {host.shape}")
     with np.errstate(over="ignore", invalid="ignore"):   # what overflows is reported by _examples
         return np.ascontiguousarray(host, dtype=eng.dtype)
 
@@ -63,7 +67,8 @@ def _examples(inference, x, y):
             raise ValueError(f"{what} has {data.shape[0]} rows, but the network expects {rows} "
                              f"(one row per feature, one column per example){hint}")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"input x has {x.shape[1]} examples (columns) but targets y have {y.shape[1]}; "
+        raise ValueError(f"input x has {x.shape[1]} examples (columns) "
+                         f"but targets y have {y.shape[1]}; "
                          "give one target column per example")
     if x.shape[1] < 1:
         raise ValueError("there are no examples (no columns); give at least one")
@@ -80,7 +85,8 @@ def _epoch_order(rng, n, batches, batch_size):
     return np.concatenate([order, order[: batches * batch_size - n]])
 
 
-def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epoch=None, progress=None):
+def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epoch=None,
+          progress=None):
     """Train ``inference`` by mini-batch gradient descent on the examples ``x`` with targets ``y``.
 
     ``x`` (``in_dim x n``) and ``y`` (``out_dim x n``) hold one example per column, as host arrays
@@ -94,15 +100,17 @@ def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epo
     checked before the network changes.
     """
     if not isinstance(inference, InferenceNetwork):
-        raise TypeError(f"train needs an inference network (nn.inference_network), got {type(inference).__name__}")
+        raise TypeError("train needs an inference network (nn.inference_network), "
+                        f"got {type(inference).__name__}")
     inference._check_alive()
     _check_cost(cost)
     schedule = _schedule(epochs, eta)
     x, y = _examples(inference, x, y)
     n = x.shape[1]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be a whole number from 1 to the number of examples ({n}), "
-                         f"got {batch_size!r}")
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+            or not 1 <= batch_size <= n):
+        raise ValueError("batch_size must be a whole number from 1 to the number of examples "
+                         f"({n}), got {batch_size!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(f"on_epoch must be a function of (epoch, cost), got {on_epoch!r}")
     rng = _generator(seed)
@@ -160,5 +168,6 @@ def accuracy(inference, x, labels):
     labels = np.asarray(labels)
     predicted = predict(inference, x)
     if labels.shape != predicted.shape:
-        raise ValueError(f"there are {predicted.size} examples but {labels.size} labels; give one label per column")
+        raise ValueError(f"there are {predicted.size} examples but {labels.size} labels; "
+                         "give one label per column")
     return float((predicted == labels).mean())

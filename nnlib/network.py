@@ -39,7 +39,8 @@ def _check_batch(eng, x, rows, what="input"):
     """Raise a clear error unless ``x`` is a finite ``rows x batch`` matrix of ``eng``."""
     eng.check(x, what)
     if x.ndim != 2:
-        raise ValueError(f"{what} must be a matrix with one example per column, got shape {tuple(x.shape)}")
+        raise ValueError(f"{what} must be a matrix with one example per column, "
+                         f"got shape {tuple(x.shape)}")
     if x.shape[0] != rows:
         raise ValueError(f"{what} has {x.shape[0]} rows, but the network expects {rows} "
                          "(one row per feature, one column per example)")
@@ -88,13 +89,15 @@ class InferenceNetwork(_Releasable):
                 eng.release(temporary)
 
     def __repr__(self):
-        return f"<inference network {self.in_dim} -> {[layer.out_dim for layer in self.layers]} on {self.eng.name}>"
+        widths = [layer.out_dim for layer in self.layers]
+        return f"<inference network {self.in_dim} -> {widths} on {self.eng.name}>"
 
 
 def inference_network(eng, in_dim, layers):
     """A network on engine ``eng`` for inputs of ``in_dim`` rows, built from layer blueprints.
 
-    >>> net = inference_network(native_float(), 2, [fully_connected(4, tanh), fully_connected(1, sigmoid)])
+    >>> net = inference_network(native_float(), 2,
+    ...                         [fully_connected(4, tanh), fully_connected(1, sigmoid)])
     """
     if isinstance(in_dim, bool) or not isinstance(in_dim, (int, np.integer)) or in_dim < 1:
         raise ValueError(f"the network needs a positive whole number of inputs, got {in_dim!r}")
@@ -103,7 +106,8 @@ def inference_network(eng, in_dim, layers):
         raise ValueError("a network needs at least one layer")
     for blueprint in layers:
         if not isinstance(blueprint, FullyConnected):
-            raise TypeError(f"layers must be blueprints such as nn.fully_connected(4, nn.tanh), got {blueprint!r}")
+            raise TypeError("layers must be blueprints such as nn.fully_connected(4, nn.tanh), "
+                            f"got {blueprint!r}")
     built, size = [], int(in_dim)
     for blueprint in layers:
         built.append(blueprint(eng, size))
@@ -151,13 +155,15 @@ class TrainingNetwork(_Releasable):
             layer.backward(eta)
 
     def __repr__(self):
-        return f"<training network {[l.weights.shape[0] for l in self.layers]}, batch {self.ones.shape[0]}>"
+        widths = [l.weights.shape[0] for l in self.layers]
+        return f"<training network {widths}, batch {self.ones.shape[0]}>"
 
 
 def training_network(inference, x):
     """A network that trains ``inference`` (in place) on the batch ``x`` (``in_dim x batch``)."""
     if not isinstance(inference, InferenceNetwork):
-        raise TypeError(f"training_network needs an inference network, got {type(inference).__name__}")
+        raise TypeError("training_network needs an inference network, "
+                        f"got {type(inference).__name__}")
     inference._check_alive()
     _check_batch(inference.eng, x, inference.in_dim)
     return TrainingNetwork(inference, x)

@@ -15,7 +15,8 @@ from .network import TrainingNetwork
 
 # %% ../book/08_schedule.ipynb #179759ed
 def _schedule(epochs, eta):
-    """The ``(epochs, eta)`` pairs to run, validated; ``eta=None`` means ``epochs`` is a schedule."""
+    """The ``(epochs, eta)`` pairs to run, validated;
+    ``eta=None`` means ``epochs`` is a schedule."""
     pairs = [(epochs, eta)] if eta is not None else epochs
     try:
         pairs = [tuple(pair) for pair in pairs]
@@ -30,8 +31,10 @@ def _schedule(epochs, eta):
         n, rate = pair
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"epochs must be a positive whole number, got {n!r}")
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not math.isfinite(rate) or rate <= 0:
-            raise ValueError(f"the learning rate eta must be a positive finite number, got {rate!r}")
+        if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+                or not math.isfinite(rate) or rate <= 0):
+            raise ValueError("the learning rate eta must be a positive finite number, "
+                             f"got {rate!r}")
     return [(int(n), float(rate)) for n, rate in pairs]
 
 
@@ -42,7 +45,8 @@ def _check_cost(cost):
 
 def _check_training(network, y, cost):
     if not isinstance(network, TrainingNetwork):
-        raise TypeError(f"sgd needs a training network (nn.training_network), got {type(network).__name__}")
+        raise TypeError("sgd needs a training network (nn.training_network), "
+                        f"got {type(network).__name__}")
     network._check_alive()
     _check_cost(cost)
     eng = network.eng
@@ -58,7 +62,8 @@ class TrainingDiverged(ArithmeticError):
 
 
 def _progress_bar(total, progress):
-    """A tqdm bar over ``total`` epochs, or None. ``progress=None``: only for long runs in a terminal."""
+    """A tqdm bar over ``total`` epochs, or None.
+    ``progress=None``: only for long runs in a terminal."""
     if progress is None:
         progress = total >= 1000 and sys.stderr.isatty()
     return tqdm(total=total, unit="epoch", file=sys.stderr, leave=False) if progress else None
@@ -94,11 +99,11 @@ def _epochs(network, y, cost, epochs, eta, synchronize, bar):
 def sgd(network, y, cost, epochs, eta=None, *, synchronize=False, progress=None):
     """Train ``network`` by gradient descent towards the targets ``y``.
 
-    ``sgd(network, y, cost, epochs, eta)`` runs ``epochs`` epochs at learning rate ``eta`` and returns
-    the cost of the last forward pass. ``sgd(network, y, cost, [(epochs, eta), ...])`` runs each pair
-    in turn and returns the list of their costs. Everything is checked before the network changes.
-    ``synchronize=True`` waits for the device after every forward pass. ``progress`` shows a
-    progress bar (None: only for long runs in a terminal). Raises ``TrainingDiverged`` when the
+    ``sgd(network, y, cost, epochs, eta)`` runs ``epochs`` epochs at learning rate ``eta`` and
+    returns the cost of the last forward pass. ``sgd(network, y, cost, [(epochs, eta), ...])`` runs
+    each pair in turn and returns the list of their costs. Everything is checked before the network
+    changes. ``synchronize=True`` waits for the device after every forward pass. ``progress`` shows
+    a progress bar (None: only for long runs in a terminal). Raises ``TrainingDiverged`` when the
     cost stops being a finite number.
     """
     schedule = _schedule(epochs, eta)

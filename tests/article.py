@@ -6,14 +6,17 @@ import nnlib as nn
 
 # Printed by the article (Dragan Djuric, "Deep Learning from Scratch to GPU - 12", April 3, 2019).
 DRAFT_COSTS = [0.002098702784638695, 0.03938786120157389, 0.017940293857535927, 6.11451947087874e-8]
-FIXED_COSTS = [0.002098702784638695, 0.0017663558073730684, 3.046310691223221e-4, 6.079136854164445e-12]
+FIXED_COSTS = [0.002098702784638695, 0.0017663558073730684, 3.046310691223221e-4,
+               6.079136854164445e-12]
 EPOCHS = (1, 20, 200, 2000)
 
 
 def article_network(eng):
-    net = nn.inference_network(eng, 2, [nn.fully_connected(4, nn.tanh), nn.fully_connected(1, nn.sigmoid)])
+    net = nn.inference_network(eng, 2, [nn.fully_connected(4, nn.tanh),
+                                        nn.fully_connected(1, nn.sigmoid)])
     hidden, last = net.layers
-    eng.transfer(np.reshape([0.3, 0.1, 0.9, 0.0, 0.6, 2.0, 3.7, 1.0], (4, 2), order="F"), hidden.weights)
+    hidden_weights = np.reshape([0.3, 0.1, 0.9, 0.0, 0.6, 2.0, 3.7, 1.0], (4, 2), order="F")
+    eng.transfer(hidden_weights, hidden.weights)
     eng.transfer([0.7, 0.2, 1.1, 2.0], hidden.bias)
     eng.transfer([[0.75, 0.15, 0.22, 0.33]], last.weights)
     eng.transfer([0.3], last.bias)

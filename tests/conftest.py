@@ -1,4 +1,4 @@
-"""Shared fixtures: every engine that starts on this machine, and the built book, made once per session."""
+"""Shared fixtures: every engine that starts on this machine, and the book, built once a session."""
 
 import subprocess
 import sys
@@ -40,8 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
     """Build the book once (warnings are errors); return (build output, HTML folder)."""
-    out = tmp_path_factory.mktemp("book")
+    return build_book(tmp_path_factory.mktemp("book"))
+
+
+def build_book(out, env=None):
+    """Build the book into ``out`` as ``make book`` does; return (build output, HTML folder)."""
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True, timeout=600)
-    return result, out / "_build" / "html"
+    result = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out),
+                             "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    return result, Path(out) / "_build" / "html"

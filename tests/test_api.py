@@ -32,14 +32,16 @@ def test_public_names():
                  "sigmoid", "tanh", "sgd", "quadratic_cost", "TrainingDiverged", "check_gradients",
                  "glorot", "train", "one_hot", "predict", "accuracy"]:
         assert hasattr(nn, name), name
-        assert getattr(nn, name).__doc__ or not callable(getattr(nn, name)), f"{name} has no docstring"
+        thing = getattr(nn, name)
+        assert thing.__doc__ or not callable(thing), f"{name} has no docstring"
 
 
 def test_design_example_runs_end_to_end():
     eng = nn.native_float()
     x, _ = article_data(eng)
     y = eng.matrix([[0.8, 0.8]])   # zero weights in the last layer already give 0.5
-    inference = nn.inference_network(eng, 2, [nn.fully_connected(4, nn.tanh), nn.fully_connected(1, nn.sigmoid)])
+    inference = nn.inference_network(eng, 2, [nn.fully_connected(4, nn.tanh),
+                                              nn.fully_connected(1, nn.sigmoid)])
     layer = inference.layers[0]
     assert layer.weights.shape == (4, 2) and layer.bias.shape == (4,)
     eng.transfer(np.full((4, 2), 0.1), layer.weights)
@@ -104,11 +106,14 @@ BAD_SGD_CALLS = {
     "bad entry late in schedule": lambda y: (y, nn.quadratic_cost, [(10, 0.05), (0, 0.05)]),
     "not a schedule": lambda y: (y, nn.quadratic_cost, 7),
     "unknown cost": lambda y: (y, "cross-entropy", 10, 0.05),
-    "targets of the wrong shape": lambda y: (nn.native_float().matrix([[0.5, 0.5, 0.5]]), nn.quadratic_cost, 1, 0.05),
+    "targets of the wrong shape":
+        lambda y: (nn.native_float().matrix([[0.5, 0.5, 0.5]]), nn.quadratic_cost, 1, 0.05),
     "targets of the wrong dtype": lambda y: (np.array([[0.5, 0.5]]), nn.quadratic_cost, 1, 0.05),
     "targets as a list": lambda y: ([[0.5, 0.5]], nn.quadratic_cost, 1, 0.05),
-    "nan in targets": lambda y: (nn.native_float().matrix([[0.5, np.nan]]), nn.quadratic_cost, 1, 0.05),
-    "inf in targets": lambda y: (nn.native_float().matrix([[np.inf, 0.5]]), nn.quadratic_cost, 1, 0.05),
+    "nan in targets":
+        lambda y: (nn.native_float().matrix([[0.5, np.nan]]), nn.quadratic_cost, 1, 0.05),
+    "inf in targets":
+        lambda y: (nn.native_float().matrix([[np.inf, 0.5]]), nn.quadratic_cost, 1, 0.05),
 }
 
 
@@ -156,7 +161,7 @@ def test_bad_inputs_for_inference_and_training(x_host, message):
 def test_inputs_of_another_dtype_or_engine_are_refused():
     eng = nn.native_float()
     with article_network(eng) as inference:
-        for x in (np.array([[0.3, 0.3], [0.9, 0.9]]),                    # float64 on a float32 engine
+        for x in (np.array([[0.3, 0.3], [0.9, 0.9]]),   # float64 on a float32 engine
                   nn.native_double().matrix([[0.3, 0.3], [0.9, 0.9]]),
                   [[0.3, 0.3], [0.9, 0.9]]):
             with pytest.raises(TypeError, match="native_float"):

@@ -44,7 +44,8 @@ def test_float32_engines_agree_with_each_other(float_engine):
     untrained, costs, trained, inputs = run_article(float_engine)
     ref_untrained, ref_costs, ref_trained, ref_inputs = run_article(engine("native_float"))
     np.testing.assert_allclose(costs[:3], ref_costs[:3], rtol=1e-4)
-    for mine, reference in ((untrained, ref_untrained), (trained, ref_trained), (inputs, ref_inputs)):
+    pairs = ((untrained, ref_untrained), (trained, ref_trained), (inputs, ref_inputs))
+    for mine, reference in pairs:
         np.testing.assert_allclose(mine, reference, rtol=1e-5)
 
 

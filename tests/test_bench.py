@@ -1,4 +1,4 @@
-"""The benchmark harness runs and reports what it promises (figures checked for sense, not speed)."""
+"""The benchmark harness runs and reports what it promises: figures checked for sense, not speed."""
 
 import json
 

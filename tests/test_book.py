@@ -1,11 +1,11 @@
-"""The book builds with Sphinx warnings treated as errors, every chapter is in it, and each can be taken away."""
+"""The book builds with warnings as errors, every chapter is in it, and each can be taken away."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from conftest import build_book
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools" / "sphinx"))
@@ -45,14 +45,16 @@ def test_every_chapter_offers_its_notebook_for_download(built_book):
         name = page.split("/")[-1]
         text = (html / f"{page}.html").read_text()
         assert f'href="../_sources/book/{name}.ipynb"' in text, page
-        # the download carries the install cell (tests/test_standalone.py); the page does not show it
+        # the download carries the install cell (see test_standalone.py); the page does not show it
         assert "install_nnlib" in (html / "_sources" / "book" / f"{name}.ipynb").read_text(), page
         assert "install_nnlib" not in text, page
 
 
 def test_the_github_repository_is_recognized_in_each_form_of_remote():
-    for remote in ("https://github.com/someone/nnlib-book", "https://github.com/someone/nnlib-book.git",
-                   "git@github.com:someone/nnlib-book.git", "ssh://git@github.com/someone/nnlib-book/"):
+    for remote in ("https://github.com/someone/nnlib-book",
+                   "https://github.com/someone/nnlib-book.git",
+                   "git@github.com:someone/nnlib-book.git",
+                   "ssh://git@github.com/someone/nnlib-book/"):
         assert github_url(remote) == "https://github.com/someone/nnlib-book", remote
     for remote in ("/srv/git/nnlib-book", "https://gitlab.com/someone/nnlib-book", ""):
         assert not github_url(remote), remote
@@ -60,11 +62,12 @@ def test_the_github_repository_is_recognized_in_each_form_of_remote():
 
 def test_the_repository_is_looked_up_in_order(tmp_path):
     actions = {"GITHUB_REPOSITORY": "ci/nnlib-book", "GITHUB_REF_NAME": "pages"}
-    assert find_repository(tmp_path, "https://github.com/a/b", {**actions, "NNLIB_BOOK_REPOSITORY": "https://github.com/c/d/"}) \
-        == "https://github.com/c/d"
+    told = {**actions, "NNLIB_BOOK_REPOSITORY": "https://github.com/c/d/"}
+    assert find_repository(tmp_path, "https://github.com/a/b", told) == "https://github.com/c/d"
     assert find_repository(tmp_path, "https://github.com/a/b", actions) == "https://github.com/a/b"
     assert find_repository(tmp_path, "", actions) == "https://github.com/ci/nnlib-book"
-    assert find_repository(tmp_path, "", {}) == ""   # not a clone: no repository, so no Colab button
+    # not a clone: no repository, so no Colab button
+    assert find_repository(tmp_path, "", {}) == ""
     assert find_branch(tmp_path, actions) == "pages"
     assert find_branch(tmp_path, {}) == "main"
 
@@ -73,14 +76,13 @@ def test_each_chapter_gets_a_colab_button_where_the_repository_is_known(built_bo
     # the book as built for the other tests has the button exactly where its clone is on GitHub
     _, html = built_book
     expected = bool(find_repository(ROOT))
-    assert ("colab.research.google.com/github/" in (html / "book" / "05_sgd.html").read_text()) == expected
+    colab = "https://colab.research.google.com/github/"
+    assert (colab in (html / "book" / "05_sgd.html").read_text()) == expected
 
     env = {**os.environ, "NNLIB_BOOK_REPOSITORY": "https://github.com/someone/nnlib-book",
            "NNLIB_BOOK_BRANCH": "stable"}
-    jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True, timeout=600, env=env)
+    result, html = build_book(tmp_path, env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     for page in toc_pages()[1:]:
-        text = (tmp_path / "_build" / "html" / f"{page}.html").read_text()
-        assert f'href="https://colab.research.google.com/github/someone/nnlib-book/blob/stable/{page}.ipynb"' in text, page
+        link = f'href="{colab}someone/nnlib-book/blob/stable/{page}.ipynb"'
+        assert link in (html / f"{page}.html").read_text(), page

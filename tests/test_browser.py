@@ -15,14 +15,15 @@ from test_book import ROOT, toc_pages
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
 # No network here, and none needed: keep Chromium from trying to reach its services.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; tools/setup-system.sh does it)")
+        pytest.skip("Chromium is not installed "
+                    "(apt-get install chromium; tools/setup-system.sh does it)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -34,11 +35,13 @@ def open_page(browser, url):
     """Load ``url``, wait for MathJax; return the page and the console errors it logged."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("console",
+            lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     page.wait_for_load_state("load")
-    page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+    page.evaluate("async () => {"
+                  " if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
     return page, errors
 
 
@@ -52,8 +55,8 @@ def test_page_loads_with_math_and_images(built_book, browser, name):
                                   ".filter(m => !m.querySelector('mjx-container')).length")
         assert untypeset == 0, f"{untypeset} formulas on {name} were not typeset"
         assert page.evaluate("document.querySelectorAll('mjx-merror').length") == 0
-        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-                               ".map(i => i.src)")
+        broken = page.evaluate("[...document.images]"
+                               ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert broken == [], f"images that did not load on {name}: {broken}"
         if name in ("book/intro", "book/05_sgd", "book/09_gradient_check"):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,9 @@ from nnlib.training import TrainingDiverged
 
 
 def network(eng, in_dim=3, hidden=6, out_dim=2, seed=0):
-    return glorot(nn.inference_network(eng, in_dim, [nn.fully_connected(hidden, nn.tanh),
-                                                     nn.fully_connected(out_dim, nn.sigmoid)]), seed=seed)
+    net = nn.inference_network(eng, in_dim, [nn.fully_connected(hidden, nn.tanh),
+                                             nn.fully_connected(out_dim, nn.sigmoid)])
+    return glorot(net, seed=seed)
 
 
 def data(n=23, in_dim=3, out_dim=2, seed=0):
@@ -38,8 +39,8 @@ def test_one_hot():
     np.testing.assert_array_equal(one_hot([2, 0, 1, 2]), [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
     assert one_hot(np.array([1, 1]), classes=4).shape == (4, 2)
     for labels, classes, error in [([0.5, 1.0], None, TypeError), ([-1, 0], None, ValueError),
-                                   ([3], 3, ValueError), ([], None, ValueError), ([[1, 2]], None, ValueError),
-                                   ([1], 0, ValueError)]:
+                                   ([3], 3, ValueError), ([], None, ValueError),
+                                   ([[1, 2]], None, ValueError), ([1], 0, ValueError)]:
         with pytest.raises(error):
             one_hot(labels, classes)
 
@@ -92,7 +93,8 @@ def test_every_example_is_used_each_epoch_in_a_fresh_order(monkeypatch):
     orders = [np.concatenate(sent[e * batches:(e + 1) * batches]) for e in range(epochs)]
     for order in orders:
         assert sorted(set(order)) == list(range(n))
-        np.testing.assert_array_equal(order[n:], order[:batches * batch_size - n])   # topped up from the start
+        # the last batch is topped up from the start of the order
+        np.testing.assert_array_equal(order[n:], order[:batches * batch_size - n])
     assert not np.array_equal(orders[0], orders[1])
 
 
@@ -129,7 +131,8 @@ def test_same_seed_repeats_exactly_other_seed_differs():
     runs = []
     for seed in (1, 1, 2):
         net = network(eng)
-        runs.append((train(net, x, y, nn.quadratic_cost, 3, 0.5, batch_size=4, seed=seed), parameters(net)))
+        costs = train(net, x, y, nn.quadratic_cost, 3, 0.5, batch_size=4, seed=seed)
+        runs.append((costs, parameters(net)))
     assert runs[0][0] == runs[1][0]
     assert_same(runs[0][1], runs[1][1])
     assert runs[0][0] != runs[2][0]
@@ -186,7 +189,8 @@ def bad_calls():
         ((x.astype(str), y, nn.quadratic_cost, 2, 0.5), ok, TypeError, "numbers"),
         ((x, y, "cross-entropy", 2, 0.5), ok, TypeError, "cost"),
         ((x, y, nn.quadratic_cost, 2, 0.5), dict(batch_size=5, seed=-3), ValueError, "seed"),
-        ((x, y, nn.quadratic_cost, 2, 0.5), dict(batch_size=5, on_epoch="print"), TypeError, "on_epoch"),
+        ((x, y, nn.quadratic_cost, 2, 0.5), dict(batch_size=5, on_epoch="print"), TypeError,
+         "on_epoch"),
     ]
 
 
@@ -206,7 +210,8 @@ def test_only_live_inference_networks():
     x, y = data()
     net = network(eng)
     with pytest.raises(TypeError, match="inference network"):
-        train(nn.training_network(net, eng.matrix(x)), x, y, nn.quadratic_cost, 1, 0.5, batch_size=5)
+        training = nn.training_network(net, eng.matrix(x))
+        train(training, x, y, nn.quadratic_cost, 1, 0.5, batch_size=5)
     net.release()
     with pytest.raises(RuntimeError, match="released"):
         train(net, x, y, nn.quadratic_cost, 1, 0.5, batch_size=5)

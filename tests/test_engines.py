@@ -105,7 +105,8 @@ def test_gemm(eng, trans_a, trans_b, alpha, beta):
     if beta == 0.0:  # BLAS: beta = 0 ignores c, even a NaN in it
         eng.transfer(np.full((m, n), np.nan), c_dev)
         c = np.zeros((m, n))
-    result = eng.gemm(alpha, eng.matrix(a), eng.matrix(b), beta, c_dev, trans_a=trans_a, trans_b=trans_b)
+    result = eng.gemm(alpha, eng.matrix(a), eng.matrix(b), beta, c_dev,
+                      trans_a=trans_a, trans_b=trans_b)
     assert result is c_dev
     assert_close(eng, c_dev, alpha * (a.T if trans_a else a) @ (b.T if trans_b else b) + beta * c)
 
@@ -238,7 +239,8 @@ def test_operations_on_views_inside_one_buffer(eng):
     # and below z (4), w (3); entries 0 and 41.. belong to nobody
     a, b, c = eng.view(flat[1:], (3, 4)), eng.view(flat[13:], (4, 2)), eng.view(flat[21:], (3, 2))
     x, y = flat[27:30], flat[30:34]
-    ha, hb, hc = before[1:13].reshape(3, 4), before[13:21].reshape(4, 2), before[21:27].reshape(3, 2)
+    ha, hb = before[1:13].reshape(3, 4), before[13:21].reshape(4, 2)
+    hc = before[21:27].reshape(3, 2)
     hx, hy = before[27:30], before[30:34]
 
     eng.gemm(0.5, a, b, 2.0, c)
@@ -289,7 +291,7 @@ def test_cuda_without_gpu_says_so(monkeypatch):
 
 
 def opencl_module():
-    """The OpenCL engine's module (it imports without pyopencl), skipping where pyopencl is missing."""
+    """The OpenCL engine's module (it imports without pyopencl); skips where pyopencl is missing."""
     from nnlib.engines import opencl
     if opencl.cl is None or opencl.pyclblast is None:
         pytest.skip("pyopencl or pyclblast is not installed")

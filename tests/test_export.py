@@ -14,9 +14,11 @@ def test_nnlib_matches_a_fresh_export_of_the_notebooks(tmp_path):
     (tmp_path / "nnlib").mkdir()
     fresh = export(tmp_path / "book", tmp_path / "nnlib")
     committed = generated_modules(ROOT / "nnlib")
-    assert [p.name for p in fresh] == [p.name for p in committed], "a module was added or removed: run make export"
+    assert [p.name for p in fresh] == [p.name for p in committed], (
+        "a module was added or removed: run make export")
     for new, old in zip(fresh, committed):
-        assert new.read_text() == old.read_text(), f"nnlib/{old.name} differs from the notebooks: run make export"
+        assert new.read_text() == old.read_text(), (
+            f"nnlib/{old.name} differs from the notebooks: run make export")
 
 
 def test_every_exported_module_names_its_notebook():

@@ -22,7 +22,8 @@ def rss():
 
 def cycle(eng, x, y, seed):
     """One life of a network: build, initialize, train a few epochs, predict, release."""
-    with nn.inference_network(eng, 8, [nn.fully_connected(16, nn.tanh), nn.fully_connected(4, nn.sigmoid)]) as net:
+    layers = [nn.fully_connected(16, nn.tanh), nn.fully_connected(4, nn.sigmoid)]
+    with nn.inference_network(eng, 8, layers) as net:
         nn.glorot(net, seed=seed)
         with nn.training_network(net, x) as training:
             nn.sgd(training, y, nn.quadratic_cost, [(3, 0.5), (2, 0.1)])

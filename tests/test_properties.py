@@ -48,10 +48,12 @@ def test_gemm(eng, m, n, k, trans_a, trans_b, alpha, beta, seed):
 @given(m=dims, n=dims, trans=st.booleans(), alpha=st.floats(-2, 2), seed=seeds)
 def test_gemv_and_ger(eng, m, n, trans, alpha, seed):
     rng = np.random.default_rng(seed)
-    a, x, y = data(eng, rng, m, n), data(eng, rng, m if trans else n), data(eng, rng, n if trans else m)
+    a = data(eng, rng, m, n)
+    x, y = data(eng, rng, m if trans else n), data(eng, rng, n if trans else m)
     out = eng.matrix(y)
     eng.gemv(alpha, eng.matrix(a), eng.matrix(x), 1.0, out, trans_a=trans)
-    np.testing.assert_allclose(eng.to_numpy(out), alpha * (a.T if trans else a) @ x + y, **tolerance(eng))
+    expected = alpha * (a.T if trans else a) @ x + y
+    np.testing.assert_allclose(eng.to_numpy(out), expected, **tolerance(eng))
     u, v = data(eng, rng, m), data(eng, rng, n)
     target = eng.matrix(a)
     eng.ger(alpha, eng.matrix(u), eng.matrix(v), target)
@@ -91,21 +93,25 @@ def reference_forward(params, x):
 def test_forward_and_one_training_step(eng, in_dim, widths, names, batch, eta, seed):
     rng = np.random.default_rng(seed)
     activations = {"tanh": nn.tanh, "sigmoid": nn.sigmoid}
-    net = nn.inference_network(eng, in_dim, [nn.fully_connected(w, activations[f]) for w, f in zip(widths, names)])
+    layers = [nn.fully_connected(w, activations[f]) for w, f in zip(widths, names)]
+    net = nn.inference_network(eng, in_dim, layers)
     params = []
     for layer, name in zip(net.layers, names):
-        w, b = data(eng, rng, *layer.weights.shape, scale=0.7), data(eng, rng, layer.out_dim, scale=0.5)
+        w = data(eng, rng, *layer.weights.shape, scale=0.7)
+        b = data(eng, rng, layer.out_dim, scale=0.5)
         eng.transfer(w, layer.weights)
         eng.transfer(b, layer.bias)
         params.append([w, b, name])
-    x, y = data(eng, rng, in_dim, batch), rng.uniform(0.1, 0.9, (widths[-1], batch)).astype(eng.dtype).astype(float)
+    x = data(eng, rng, in_dim, batch)
+    y = rng.uniform(0.1, 0.9, (widths[-1], batch)).astype(eng.dtype).astype(float)
     with net:
         zs, outs = reference_forward(params, x)
         np.testing.assert_allclose(eng.to_numpy(net(eng.matrix(x))), outs[-1], **tolerance(eng))
         with nn.training_network(net, eng.matrix(x)) as training:
             cost = nn.sgd(training, eng.matrix(y), nn.quadratic_cost, 1, eta)
         # the same step by hand: delta = f'(z) * dC/da, W -= eta/n delta a^T, b += eta/n delta 1
-        np.testing.assert_allclose(cost, ((outs[-1] - y) ** 2).sum() / (2 * y.size), **tolerance(eng))
+        expected_cost = ((outs[-1] - y) ** 2).sum() / (2 * y.size)
+        np.testing.assert_allclose(cost, expected_cost, **tolerance(eng))
         derivative = outs[-1] - y
         for i in reversed(range(len(params))):
             w, b, name = params[i]

@@ -21,10 +21,11 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from install_cell import CELL_ID, build_wheel, cell_source, install_cell, wheel_in, wheel_name  # noqa: E402
+from install_cell import build_wheel, cell_source, install_cell, wheel_in, wheel_name  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
-HIDDEN = ("nnlib", "__editable__", "pyopencl", "pyclblast", "pocl", "cupy")   # what Colab's CPU runtime lacks
+# what Colab's CPU runtime lacks: nnlib itself, OpenCL and CUDA
+HIDDEN = ("nnlib", "__editable__", "pyopencl", "pyclblast", "pocl", "cupy")
 
 
 def test_every_chapter_carries_the_current_wheel():
@@ -37,15 +38,17 @@ def test_every_chapter_carries_the_current_wheel():
         assert first_code is cell, f"{path.name}: the install cell must be the first code cell"
         assert "remove-cell" in cell.metadata.get("tags", [])
         carried = zipfile.ZipFile(io.BytesIO(wheel_in(cell.source)))
-        assert carried.namelist() == fresh.namelist(), f"{path.name}: nnlib's files changed: run make export"
+        assert carried.namelist() == fresh.namelist(), (
+            f"{path.name}: nnlib's files changed: run make export")
         for name in fresh.namelist():
-            assert carried.read(name) == fresh.read(name), f"{path.name}: {name} is stale: run make export"
+            assert carried.read(name) == fresh.read(name), (
+                f"{path.name}: {name} is stale: run make export")
         # the rest of the cell is the current template too
         assert cell.source.split('"""')[0] == cell_source(b"", wheel_name()).split('"""')[0]
 
 
 def _colab_like_environment(tmp_path):
-    """A virtual environment with this project's packages, save nnlib, OpenCL and CUDA; its python."""
+    """A virtual environment with this project's packages but those HIDDEN; its python."""
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True, timeout=300)
     python = tmp_path / "venv" / "bin" / "python"
     ours = Path(sysconfig.get_paths()["purelib"])
@@ -54,7 +57,8 @@ def _colab_like_environment(tmp_path):
     for entry in ours.iterdir():
         if not entry.name.lower().startswith(HIDDEN) and entry.suffix != ".pth":
             (visible / entry.name).symlink_to(entry)
-    theirs = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    theirs = subprocess.run([str(python), "-c", purelib],
                             capture_output=True, text=True, check=True).stdout.strip()
     (Path(theirs) / "project-packages.pth").write_text(f"{visible}\n")
     return python
@@ -72,8 +76,9 @@ def _kernel(tmp_path, python):
 
 def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypatch):
     python = _colab_like_environment(tmp_path)
-    probe = [str(python), "-c", "import importlib.util as u; print(u.find_spec('nnlib'), u.find_spec('pyopencl'))"]
-    assert subprocess.run(probe, cwd=tmp_path, capture_output=True, text=True).stdout.split() == ["None", "None"]
+    probe = "import importlib.util as u; print(u.find_spec('nnlib'), u.find_spec('pyopencl'))"
+    found = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert found.stdout.split() == ["None", "None"], found
 
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")   # every dependency must already be there: no downloads
@@ -94,7 +99,8 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
 
     check = ("import nnlib; print(nnlib.__file__); "
              "print(nnlib.available_engines()['opencl_float'])")
-    where, opencl = subprocess.run([str(python), "-c", check], cwd=tmp_path, capture_output=True, text=True,
-                                   check=True).stdout.splitlines()
-    assert where.startswith(str(tmp_path / "venv")), where   # the wheel's nnlib, not the repository's
+    where, opencl = subprocess.run([str(python), "-c", check], cwd=tmp_path, capture_output=True,
+                                   text=True, check=True).stdout.splitlines()
+    # the wheel's nnlib, not the repository's
+    assert where.startswith(str(tmp_path / "venv")), where
     assert "pyopencl is not installed" in opencl   # and OpenCL really was out of reach

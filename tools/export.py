@@ -5,13 +5,16 @@ work; the only thing added here is that a module is started fresh by the first n
 order) that exports to it, so several chapters can each contribute to one module (for example
 chapter 3 writes the inference layer into ``layers.py`` and chapter 5 adds the training layer).
 
-    python tools/export.py            # rewrite nnlib/ from book/*.ipynb, then each chapter's install cell
+    python tools/export.py    # rewrite nnlib/ from book/*.ipynb, then each chapter's install cell
 
 The install cell (see ``install_cell.py``) carries the package as a wheel, so it is refreshed after
 every export.
 """
 
+import ast
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 from nbdev.export import nb_export
@@ -29,17 +32,30 @@ class _Maker(ModuleMaker):
         super().__init__(dest, name, nb_path, is_new=is_new or not fname.exists(), **kwargs)
 
 
+def _wrap_all(module, width=100):
+    """Re-flow the ``__all__`` line nbdev writes (up to 160 characters) to ``width`` columns."""
+    text = module.read_text()
+    match = re.search(r"^__all__ = (\[.*\])$", text, re.M)
+    if match and len(match[0]) > width:
+        names = ", ".join(repr(name) for name in ast.literal_eval(match[1]))
+        lines = textwrap.wrap(names, width - len("           "), break_long_words=False)
+        wrapped = "__all__ = [" + ",\n           ".join(line.rstrip(",") for line in lines) + "]"
+        module.write_text(text.replace(match[0], wrapped))
+
+
 def generated_modules(lib_path):
-    """The modules under ``lib_path`` that an earlier export wrote (they start with nbdev's mark)."""
+    """The modules under ``lib_path`` that an export wrote (they start with nbdev's mark)."""
     return sorted(p for p in Path(lib_path).glob("*.py") if p.read_text().startswith(MARK))
 
 
 def export(book=ROOT / "book", lib_path=ROOT / "nnlib"):
-    """Rewrite every generated module of ``lib_path`` from the notebooks in ``book``; return their paths."""
+    """Rewrite the generated modules of ``lib_path`` from the notebooks in ``book``; return them."""
     for old in generated_modules(lib_path):
         old.unlink()
     for notebook in sorted(Path(book).glob("[0-9][0-9]_*.ipynb")):
         nb_export(notebook, lib_path=lib_path, mod_maker=_Maker)
+    for module in generated_modules(lib_path):
+        _wrap_all(module)
     return generated_modules(lib_path)
 
 

@@ -1,8 +1,8 @@
 """Give every chapter a first code cell that installs ``nnlib`` where it is missing.
 
 A chapter opened on its own (uploaded to Colab, say, or downloaded from the rendered book) has no
-repository beside it, so ``import nnlib`` would fail. The install cell carries the whole package as a
-wheel, built here from ``nnlib/`` and ``pyproject.toml``, base64-encoded inside the cell. Where
+repository beside it, so ``import nnlib`` would fail. The install cell carries the whole package as
+a wheel, built here from ``nnlib/`` and ``pyproject.toml``, base64-encoded inside the cell. Where
 ``nnlib`` is already importable (the repository's own environment, and so the tests), the cell does
 nothing; elsewhere it installs the wheel with pip, together with what the chapters import.
 
@@ -40,6 +40,11 @@ def _metadata(project):
     return "\n".join(lines) + "\n"
 
 
+def _digest(data):
+    """A file's hash as a wheel's RECORD writes it: sha256, urlsafe base64 without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
 def wheel_name(root=ROOT):
     project = tomllib.loads((Path(root) / "pyproject.toml").read_text())["project"]
     return f"{project['name']}-{project['version']}-py3-none-any.whl"
@@ -55,8 +60,7 @@ def build_wheel(root=ROOT):
     files[f"{info}/METADATA"] = _metadata(project).encode()
     files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: nnlib-book tools/install_cell.py\n"
                               b"Root-Is-Purelib: true\nTag: py3-none-any\n")
-    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
-              f"{len(data)}" for name, data in files.items()]
+    record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in files.items()]
     files[f"{info}/RECORD"] = ("\n".join(record + [f"{info}/RECORD,,"]) + "\n").encode()
 
     buffer = io.BytesIO()
@@ -70,7 +74,7 @@ def build_wheel(root=ROOT):
 
 
 def cell_source(wheel, name):
-    """The source of the install cell that carries ``wheel`` (bytes) under the file name ``name``."""
+    """The source of the install cell that carries ``wheel`` (bytes) as the file ``name``."""
     encoded = base64.encodebytes(wheel).decode()   # lines of 76 characters
     return f'''{TITLE}
 # Opened on its own (in Colab, say), a chapter has no nnlib to import. This cell carries the whole
@@ -83,7 +87,8 @@ def install_nnlib(wheel_base64):
     wheel = pathlib.Path(tempfile.mkdtemp()) / "{name}"
     wheel.write_bytes(base64.b64decode(wheel_base64))
     print("installing", wheel.name, "and what the chapters import besides (numpy, matplotlib, ...)")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"{{wheel}}[{EXTRA}]"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run(pip + [f"{{wheel}}[{EXTRA}]"], check=True)
     importlib.invalidate_caches()
 
 
@@ -103,7 +108,7 @@ def install_cell(notebook):
 
 
 def refresh(book=ROOT / "book", root=ROOT):
-    """Put the current install cell into every chapter, right after its title; return the notebooks changed."""
+    """Put the current install cell in each chapter, after its title; return those changed."""
     source = cell_source(build_wheel(root), wheel_name(root))
     changed = []
     for path in sorted(Path(book).glob("[0-9][0-9]_*.ipynb")):
@@ -117,7 +122,8 @@ def refresh(book=ROOT / "book", root=ROOT):
         cell.source = source
         cell.outputs, cell.execution_count = [], None
         # hidden in the rendered book, folded in Jupyter, shown as a titled form in Colab
-        cell.metadata = {"tags": ["remove-cell"], "jupyter": {"source_hidden": True}, "cellView": "form"}
+        cell.metadata = {"tags": ["remove-cell"], "jupyter": {"source_hidden": True},
+                         "cellView": "form"}
         nbformat.write(notebook, path)
         changed.append(path)
     return changed
@@ -125,4 +131,4 @@ def refresh(book=ROOT / "book", root=ROOT):
 
 if __name__ == "__main__":
     for path in refresh(*sys.argv[1:]):
-        print("refreshed the install cell of", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        print("refreshed the install cell of", path)

@@ -3,7 +3,8 @@
 An engine is the Python stand-in for a Neanderthal *factory*. It creates matrices on its device and
 runs the operations the layers need. Every operation writes into a destination the caller allocated
 beforehand, so a training loop allocates nothing once it is running. The layers and networks are
-written once, against this interface; each engine (NumPy, OpenCL, CUDA) implements it for its device.
+written once, against this interface; each engine (NumPy, OpenCL, CUDA) implements it for its
+device.
 
 Matrices hold one example per column, as in the article: a batch of 10 inputs of 2 features is a
 2 x 10 matrix. Engines store them row-major (C order); chapter 2 explains why that is no problem.
@@ -35,7 +36,8 @@ class Engine:
         """A new matrix (or vector) on this engine, copied from nested lists or a NumPy array."""
         host = np.asarray(data)
         if host.ndim not in (1, 2):
-            raise ValueError(f"matrix data must be 1-D or 2-D, got {host.ndim}-D with shape {host.shape}")
+            raise ValueError(f"matrix data must be 1-D or 2-D, got {host.ndim}-D "
+                             f"with shape {host.shape}")
         if host.size == 0:
             raise ValueError(f"matrix data is empty (shape {host.shape}); give at least one entry")
         if not (np.issubdtype(host.dtype, np.number) or host.dtype == bool):
@@ -56,12 +58,14 @@ class Engine:
         raise NotImplementedError
 
     def transfer(self, host, dest):
-        """Copy host data (nested lists or a NumPy array) into ``dest``; shapes must match. Returns ``dest``."""
+        """Copy host data (nested lists or a NumPy array) into ``dest``; shapes must match.
+        Returns ``dest``."""
         self.check(dest, "destination")
         host = np.asarray(host)
         if host.shape != tuple(dest.shape):
             raise ValueError(
-                f"cannot transfer data of shape {host.shape} into a matrix of shape {tuple(dest.shape)}; "
+                f"cannot transfer data of shape {host.shape} "
+                f"into a matrix of shape {tuple(dest.shape)}; "
                 "reshape the data first (for the article's column-by-column lists use "
                 "np.reshape(data, shape, order='F'))")
         if not (np.issubdtype(host.dtype, np.number) or host.dtype == bool):

@@ -45,7 +45,8 @@ class CudaEngine(Engine):
 
         self._sigmoid = unary("nnlib_sigmoid", "y = 0.5f * tanhf(0.5f * x) + 0.5f")
         self._tanh_prime = unary("nnlib_tanh_prime", "y = nnlib_sech2(x)", _SECH2)
-        self._sigmoid_prime = unary("nnlib_sigmoid_prime", "y = 0.25f * nnlib_sech2(0.5f * x)", _SECH2)
+        self._sigmoid_prime = unary("nnlib_sigmoid_prime", "y = 0.25f * nnlib_sech2(0.5f * x)",
+                                    _SECH2)
 
     def __repr__(self):
         return f"<{self.name} engine, {self.dtype}, on GPU {self.device.id}>"
@@ -79,9 +80,11 @@ class CudaEngine(Engine):
         self._cp.get_default_memory_pool().free_all_blocks()
 
     def _flat(self, x):
-        """``x`` as a 1-D view, the form cuBLAS's vector routines take (a copy would lose writes)."""
+        """``x`` as a 1-D view, the form cuBLAS's vector routines take
+        (a copy would lose writes)."""
         if not x.flags.c_contiguous:
-            raise ValueError(f"the {self.name} engine needs C-contiguous matrices, got strides {x.strides}")
+            raise ValueError(f"the {self.name} engine needs C-contiguous matrices, "
+                             f"got strides {x.strides}")
         return x.reshape(x.size)
 
     @staticmethod

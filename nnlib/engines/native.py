@@ -61,7 +61,8 @@ class NativeEngine(Engine):
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
         rows, cols = (a.shape[1], a.shape[0]) if trans_a else a.shape
         if x.shape != (cols,) or y.shape != (rows,):
-            raise ValueError(f"gemv shapes do not fit: {a.shape}{'ᵀ' if trans_a else ''} @ {x.shape} into {y.shape}")
+            raise ValueError(f"gemv shapes do not fit: {a.shape}{'ᵀ' if trans_a else ''} "
+                             f"@ {x.shape} into {y.shape}")
         if not y.flags.c_contiguous:
             y[...] = alpha * ((a.T if trans_a else a) @ x) + (beta * y if beta else 0)
             return y

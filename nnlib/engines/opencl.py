@@ -1,10 +1,10 @@
 """The OpenCL engine: matrices are pyopencl arrays on one device, BLAS is CLBlast (pyclblast).
 
-Matrix products (``gemm``, ``gemv``, ``ger``) and the level-1 routines (``axpy``, ``scal``, ``nrm2``)
-go to CLBlast. The element-wise work (activations, their derivatives, ``mul``, ``fill``) runs in a
-few small kernels of our own, compiled once when the engine starts. On a machine without a GPU,
-PoCL (``pip install "pyopencl[pocl]"``) provides an OpenCL device on the CPU, so this engine runs
-everywhere; it is slower there than NumPy, but it computes exactly what it would on a GPU.
+Matrix products (``gemm``, ``gemv``, ``ger``) and the level-1 routines (``axpy``, ``scal``,
+``nrm2``) go to CLBlast. The element-wise work (activations, their derivatives, ``mul``, ``fill``)
+runs in a few small kernels of our own, compiled once when the engine starts. On a machine without a
+GPU, PoCL (``pip install "pyopencl[pocl]"``) provides an OpenCL device on the CPU, so this engine
+runs everywhere; it is slower there than NumPy, but it computes exactly what it would on a GPU.
 
 Every operation is *queued*: it returns at once, and the device works through the queue in order.
 Reading a result back (``to_numpy``, ``nrm2``) or ``synchronize()`` waits for it.
@@ -84,7 +84,8 @@ _UNAVAILABLE = "OpenCL engine unavailable: "
 
 
 def _event_releaser():
-    """``clReleaseEvent`` from the OpenCL loader pyclblast links to (a no-op where it is not found)."""
+    """``clReleaseEvent`` from the OpenCL loader pyclblast links to
+    (a no-op where it is not found)."""
     try:
         library = ctypes.CDLL(ctypes.util.find_library("OpenCL") or "libOpenCL.so.1")
     except OSError:
@@ -98,7 +99,8 @@ _POCL_FIX = '(pip install "pyopencl[pocl]" gives a CPU device)'
 
 
 class OpenCLEngine(Engine):
-    """Matrices are C-ordered float32 pyopencl arrays on one device, worked on by one in-order queue."""
+    """Matrices are C-ordered float32 pyopencl arrays on one device,
+    worked on by one in-order queue."""
 
     name = "opencl_float"
     dtype = np.dtype(np.float32)
@@ -187,7 +189,8 @@ class OpenCLEngine(Engine):
 
         pyclblast wraps CLBlast's event with ``Event.from_int_ptr``, which retains it, and the
         original reference is never released: about 300 bytes leak per call (measured on PoCL),
-        5 kB an epoch. Releasing a queued event is safe; OpenCL frees it once the command is done."""
+        5 kB an epoch. Releasing a queued event is safe; OpenCL frees it once the command is done.
+        """
         _release_event(event.int_ptr)
 
     def _flat(self, x):
@@ -215,21 +218,25 @@ class OpenCLEngine(Engine):
             raise ValueError(f"gemm shapes do not fit: op(a) is {m}x{k}, op(b) is {k_b}x{n}, "
                              f"c is {c.shape[0]}x{c.shape[1]}")
         # row-major storage: a row of a stored matrix is its leading dimension, whatever op() does
-        self._forget(pyclblast.gemm(self.queue, m, n, k, a, b, c, a.shape[1], b.shape[1], c.shape[1],
+        self._forget(pyclblast.gemm(self.queue, m, n, k, a, b, c,
+                       a.shape[1], b.shape[1], c.shape[1],
                        alpha=alpha, beta=beta, a_transp=bool(trans_a), b_transp=bool(trans_b),
-                       a_offset=self._offset(a), b_offset=self._offset(b), c_offset=self._offset(c)))
+                       a_offset=self._offset(a), b_offset=self._offset(b),
+                       c_offset=self._offset(c)))
         return c
 
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
         rows, cols = a.shape
         if (x.size, y.size) != ((rows, cols) if trans_a else (cols, rows)):
             raise ValueError(f"gemv shapes do not fit: a is {rows}x{cols}"
-                             f"{' (transposed)' if trans_a else ''}, x has {x.size}, y has {y.size}")
+                             f"{' (transposed)' if trans_a else ''}, "
+                             f"x has {x.size}, y has {y.size}")
         if beta == 0.0:
             # BLAS promises that beta = 0 ignores y, but CLBlast's gemv still multiplies it by 0,
             # so a NaN or inf left in y would survive; start from zeros instead
             self.fill(y, 0.0)
-        self._forget(pyclblast.gemv(self.queue, rows, cols, a, x, y, cols, alpha=alpha, beta=beta,
+        self._forget(pyclblast.gemv(self.queue, rows, cols, a, x, y, cols,
+                       alpha=alpha, beta=beta,
                        a_transp=bool(trans_a), a_offset=self._offset(a),
                        x_offset=self._offset(x), y_offset=self._offset(y)))
         return y
@@ -237,7 +244,8 @@ class OpenCLEngine(Engine):
     def ger(self, alpha, x, y, a):
         rows, cols = a.shape
         if (x.size, y.size) != (rows, cols):
-            raise ValueError(f"ger shapes do not fit: a is {rows}x{cols}, x has {x.size}, y has {y.size}")
+            raise ValueError(f"ger shapes do not fit: a is {rows}x{cols}, "
+                             f"x has {x.size}, y has {y.size}")
         self._forget(pyclblast.ger(self.queue, rows, cols, x, y, a, cols, alpha=alpha,
                       x_offset=self._offset(x), y_offset=self._offset(y), a_offset=self._offset(a)))
         return a
@@ -250,7 +258,8 @@ class OpenCLEngine(Engine):
         return y
 
     def scal(self, alpha, x):
-        self._forget(pyclblast.scal(self.queue, x.size, self._flat(x), alpha=alpha, x_offset=self._offset(x)))
+        self._forget(pyclblast.scal(self.queue, x.size, self._flat(x), alpha=alpha,
+                       x_offset=self._offset(x)))
         return x
 
     def copy(self, x, y):
@@ -274,7 +283,8 @@ class OpenCLEngine(Engine):
         return bool(self._to_host(self._flag)[0] == 0)
 
     def nrm2(self, x):
-        self._forget(pyclblast.nrm2(self.queue, x.size, self._flat(x), self._norm, x_offset=self._offset(x)))
+        self._forget(pyclblast.nrm2(self.queue, x.size, self._flat(x), self._norm,
+                       x_offset=self._offset(x)))
         return float(self._to_host(self._norm)[0, 0])
 
     # ---- element-wise ----
@@ -325,14 +335,18 @@ def _pick(devices, device):
                 return d
     else:
         raise TypeError(f"device must be None, an index or part of a name, got {device!r}")
-    listing = "; ".join(f"{i}: {d.name.strip()} ({d.platform.name.strip()})" for i, d in enumerate(devices))
-    raise EngineUnavailable(f"{_UNAVAILABLE}no OpenCL device {device!r} here; the devices are {listing}")
+    listing = "; ".join(f"{i}: {d.name.strip()} ({d.platform.name.strip()})"
+                        for i, d in enumerate(devices))
+    raise EngineUnavailable(f"{_UNAVAILABLE}no OpenCL device {device!r} here; "
+                            f"the devices are {listing}")
 
 
 def opencl_float(device=None):
-    """The OpenCL engine in float32 on ``device`` (see :func:`_pick`), or EngineUnavailable saying why."""
+    """The OpenCL engine in float32 on ``device`` (see :func:`_pick`),
+    or EngineUnavailable saying why."""
     if cl is None:
-        raise EngineUnavailable(f'{_UNAVAILABLE}pyopencl is not installed (pip install "pyopencl[pocl]")')
+        raise EngineUnavailable(f"{_UNAVAILABLE}pyopencl is not installed "
+                                '(pip install "pyopencl[pocl]")')
     if pyclblast is None:
         raise EngineUnavailable(f"{_UNAVAILABLE}pyclblast is not installed "
                                 "(apt-get install libclblast-dev, then pip install pyclblast)")

@@ -32,20 +32,22 @@ def github_url(remote):
 
 def _git(srcdir, *args):
     try:
-        result = subprocess.run(["git", "-C", srcdir, *args], capture_output=True, text=True, timeout=10)
+        result = subprocess.run(["git", "-C", srcdir, *args],
+                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def find_repository(srcdir, configured="", environ=os.environ):
-    """The URL of the book's GitHub repository, looked up as the module says; '' where none is found."""
+    """The URL of the book's GitHub repository, found as the module says; '' if there is none."""
     if environ.get("NNLIB_BOOK_REPOSITORY"):
         return environ["NNLIB_BOOK_REPOSITORY"].rstrip("/")
     if configured:
         return configured
     if environ.get("GITHUB_REPOSITORY"):
-        return f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{environ['GITHUB_REPOSITORY']}"
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{environ['GITHUB_REPOSITORY']}"
     return github_url(_git(srcdir, "remote", "get-url", "origin")) or ""
 
 

@@ -10,7 +10,8 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
     seen, unique = set(), []
     for script in context.get("script_files", []):
         # the copies differ only in an empty filename given as None or as ''
-        key = (getattr(script, "filename", script) or "", getattr(script, "attributes", {}).get("body"))
+        key = (getattr(script, "filename", script) or "",
+               getattr(script, "attributes", {}).get("body"))
         if key not in seen:
             seen.add(key)
             unique.append(script)
