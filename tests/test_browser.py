@@ -31,9 +31,9 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url):
+def open_page(browser, url, width=1440):
     """Load ``url``, wait for MathJax; return the page and the console errors it logged."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors = []
     page.on("console",
             lambda message: errors.append(message.text) if message.type == "error" else None)
@@ -85,3 +85,18 @@ def test_next_links_lead_through_every_chapter(built_book, browser):
         url = link.evaluate("a => a.href") if link else None
         page.close()
     assert visited == toc_pages()
+
+
+@pytest.mark.parametrize("name", toc_pages()[1:])
+def test_code_lines_show_whole_in_a_1440_pixel_window(built_book, browser, name):
+    """No code cell wraps a line (or scrolls) in a 1440-pixel window: see _static/code-width.css."""
+    _, html = built_book
+    page, _ = open_page(browser, (html / f"{name}.html").as_uri())
+    try:
+        too_wide = page.evaluate("""[...document.querySelectorAll('.cell_input pre')].filter(pre => {
+            pre.style.whiteSpace = 'pre';          // as written, without the wrapping
+            return pre.scrollWidth > pre.clientWidth;
+        }).map(pre => pre.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b))""")
+        assert too_wide == [], f"code lines wider than the column on {name}: {too_wide}"
+    finally:
+        page.close()

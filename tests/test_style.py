@@ -1,7 +1,8 @@
 """Code lines are at most 100 characters, so the book's code column and an editor show them whole.
 
-The rendered book's code column holds 100 columns at window widths from 1280 to 1920 pixels
-(_static/code-width.css); the package, the tests and the tools keep the same limit.
+The rendered book's code column holds 100 columns in windows 1440 pixels wide and wider
+(_static/code-width.css, checked in tests/test_browser.py); the package, the tests and the tools
+keep the same limit.
 """
 
 from pathlib import Path
