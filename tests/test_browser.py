@@ -93,10 +93,12 @@ def test_code_lines_show_whole_in_a_1440_pixel_window(built_book, browser, name)
     _, html = built_book
     page, _ = open_page(browser, (html / f"{name}.html").as_uri())
     try:
-        too_wide = page.evaluate("""[...document.querySelectorAll('.cell_input pre')].filter(pre => {
-            pre.style.whiteSpace = 'pre';          // as written, without the wrapping
-            return pre.scrollWidth > pre.clientWidth;
-        }).map(pre => pre.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b))""")
+        too_wide = page.evaluate("""[...document.querySelectorAll('.cell_input pre')]
+            .filter(pre => {
+                pre.style.whiteSpace = 'pre';          // as written, without the wrapping
+                return pre.scrollWidth > pre.clientWidth;
+            })
+            .map(pre => pre.textContent)""")
         assert too_wide == [], f"code lines wider than the column on {name}: {too_wide}"
     finally:
         page.close()
