@@ -45,15 +45,19 @@ def _digest(data):
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+def _project(root):
+    """The [project] table of ``root``'s pyproject.toml."""
+    return tomllib.loads((Path(root) / "pyproject.toml").read_text())["project"]
+
+
 def wheel_name(root=ROOT):
-    project = tomllib.loads((Path(root) / "pyproject.toml").read_text())["project"]
+    project = _project(root)
     return f"{project['name']}-{project['version']}-py3-none-any.whl"
 
 
 def build_wheel(root=ROOT):
     """The wheel of ``root``'s nnlib package, as bytes; the same bytes for the same sources."""
-    root = Path(root)
-    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    root, project = Path(root), _project(root)
     info = f"{project['name']}-{project['version']}.dist-info"
     files = {path.relative_to(root).as_posix(): path.read_bytes()
              for path in sorted((root / "nnlib").rglob("*.py"))}
