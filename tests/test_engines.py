@@ -12,6 +12,7 @@ from itertools import product
 import numpy as np
 import pytest
 
+import conftest
 from conftest import engine
 from nnlib.engines import ENGINES, EngineUnavailable
 
@@ -176,11 +177,11 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-ELEMENTWISE = {
+ELEMENTWISE = {   # the derivatives take the activation's output: x stands for a there
     "tanh": np.tanh,
-    "tanh_prime": lambda x: 1 / np.cosh(x) ** 2,
+    "tanh_prime_from_output": lambda a: 1 - a * a,
     "sigmoid": sigmoid,
-    "sigmoid_prime": lambda x: sigmoid(x) * (1 - sigmoid(x)),
+    "sigmoid_prime_from_output": lambda a: a * (1 - a),
 }
 
 
@@ -204,20 +205,45 @@ def test_mul(eng, in_place):
 
 
 def test_activations_at_large_inputs(eng):
-    """cosh overflows long before tanh saturates: the derivatives must reach 0, never NaN."""
+    """Far from 0 the activations saturate, and their slopes, taken from the outputs, reach 0 to
+    float32's resolution (PoCL's tanh stops one step short of 1, leaving 1 - a² = 1.2e-7), never
+    NaN or a negative number."""
     x = np.array([-1000.0, -100.0, -20.0, 0.0, 20.0, 100.0, 1000.0])
     big = np.abs(x) >= 100
-    out = eng.zeros(x.shape)
-    for op, at_zero, limits in [("tanh_prime", 1.0, None), ("sigmoid_prime", 0.25, None),
-                                ("tanh", 0.0, (-1.0, 1.0)), ("sigmoid", 0.5, (0.0, 1.0))]:
-        getattr(eng, op)(eng.matrix(x), out)
-        result = eng.to_numpy(out)
-        assert np.isfinite(result).all(), (op, result)
-        assert result[3] == pytest.approx(at_zero)
-        if limits is None:
-            assert (result >= 0).all() and (result[big] < 1e-30).all(), (op, result)
-        else:
-            np.testing.assert_allclose(result[[0, -1]], limits, atol=1e-7)
+    a, slope = eng.zeros(x.shape), eng.zeros(x.shape)
+    for name, limits, slope_at_zero in [("tanh", (-1.0, 1.0), 1.0), ("sigmoid", (0.0, 1.0), 0.25)]:
+        getattr(eng, name)(eng.matrix(x), a)
+        getattr(eng, f"{name}_prime_from_output")(a, slope)
+        outputs, slopes = eng.to_numpy(a), eng.to_numpy(slope)
+        assert np.isfinite(outputs).all() and np.isfinite(slopes).all(), (name, outputs, slopes)
+        np.testing.assert_allclose(outputs[[0, -1]], limits, atol=1e-7)
+        assert outputs[3] == pytest.approx(sum(limits) / 2)
+        assert slopes[3] == pytest.approx(slope_at_zero)
+        assert (slopes >= 0).all() and (slopes[big] <= 2.4e-7).all(), (name, slopes)
+
+
+def test_slopes_from_outputs_match_the_derivative_at_z(eng):
+    """σ'(z) from a = σ(z) equals the derivative computed from z itself, to float32's absolute
+    precision (the relative error grows where the slope is tiny: chapter 3)."""
+    z = np.linspace(-12, 12, 2001)
+    exact = {"tanh": 1 / np.cosh(z) ** 2, "sigmoid": 0.25 / np.cosh(z / 2) ** 2}
+    a, slope = eng.zeros(z.shape), eng.zeros(z.shape)
+    for name, expected in exact.items():
+        getattr(eng, name)(eng.matrix(z), a)
+        getattr(eng, f"{name}_prime_from_output")(a, slope)
+        atol = 4e-7 if eng.dtype == np.float32 else 1e-15
+        np.testing.assert_allclose(eng.to_numpy(slope), expected, rtol=0, atol=atol, err_msg=name)
+
+
+def test_every_float32_engine_computes_the_same_slopes(eng):
+    """1 - a*a and a*(1 - a) round the same way everywhere: no fused multiply-add on a device."""
+    if eng.dtype != np.float32:
+        pytest.skip("compares float32 engines with NumPy's float32")
+    a_host = np.random.default_rng(3).uniform(-1, 1, (7, 301)).astype(np.float32)
+    slope = eng.zeros(a_host.shape)
+    for name, reference in [("tanh", 1 - a_host * a_host), ("sigmoid", a_host * (1 - a_host))]:
+        getattr(eng, f"{name}_prime_from_output")(eng.matrix(a_host), slope)
+        np.testing.assert_array_equal(eng.to_numpy(slope), reference, err_msg=name)
 
 
 # ---- views: matrices that share one flat buffer ---------------------------------------------
@@ -294,7 +320,7 @@ def opencl_module():
     """The OpenCL engine's module (it imports without pyopencl); skips where pyopencl is missing."""
     from nnlib.engines import opencl
     if opencl.cl is None or opencl.pyclblast is None:
-        pytest.skip("pyopencl or pyclblast is not installed")
+        conftest.engine("opencl_float")   # skips, saying which is missing (fails in CI)
     return opencl
 
 
@@ -317,7 +343,7 @@ def test_opencl_device_choice():
     opencl = opencl_module()
     devices, _ = opencl._devices()
     if not devices:
-        pytest.skip("no OpenCL device here")
+        conftest.engine("opencl_float")   # skips, saying why (and fails in CI)
     for choice in (0, devices[0].name[:5]):
         with opencl.opencl_float(choice) as engine:
             assert engine.device == devices[0]
@@ -332,10 +358,8 @@ def test_opencl_device_choice():
 
 def test_opencl_use_after_release_is_an_error_not_a_crash():
     opencl = opencl_module()
-    try:
-        engine = opencl.opencl_float()
-    except EngineUnavailable as e:
-        pytest.skip(str(e))
+    conftest.engine("opencl_float")   # skips where no OpenCL device starts (fails in CI)
+    engine = opencl.opencl_float()
     with engine:
         x = engine.matrix([[1.0, 2.0]])
         engine.release(x)

@@ -13,21 +13,15 @@ or ``nrm2`` wait for it.
 
 import numpy as np
 
-from .base import Engine, EngineUnavailable
+from .base import Engine, EngineUnavailable, ReleasedBuffers, misfit
 
 __all__ = ["CudaEngine", "cuda_float"]
 
 _UNAVAILABLE = "CUDA engine unavailable: "
 
-# sech(x)^2 = 4 e / (1 + e)^2 with e = exp(-2|x|): no cosh to overflow, and the large-|x| limit
-# comes out as exactly 0 (e underflows); the OpenCL engine's kernels use the same formula
-_SECH2 = """
-__device__ float nnlib_sech2(float x) {
-    float e = expf(-2.0f * fabsf(x));
-    return 4.0f * e / ((1.0f + e) * (1.0f + e));
-}
-"""
-
+# Arrays given back with release: CuPy frees an array only when Python collects it, so a released
+# one would silently work on; each operation refuses them, for the price of ``if _released:``.
+_released = ReleasedBuffers()
 
 class CudaEngine(Engine):
     """Matrices are C-ordered float32 CuPy arrays on the GPU that was current when it started."""
@@ -40,13 +34,14 @@ class CudaEngine(Engine):
         self.device = cupy.cuda.Device()
         self._blas = cupy.cublas
 
-        def unary(name, body, preamble=""):
-            return cupy.ElementwiseKernel("float32 x", "float32 y", body, name, preamble=preamble)
+        def unary(name, body):
+            return cupy.ElementwiseKernel("float32 x", "float32 y", body, name)
 
         self._sigmoid = unary("nnlib_sigmoid", "y = 0.5f * tanhf(0.5f * x) + 0.5f")
-        self._tanh_prime = unary("nnlib_tanh_prime", "y = nnlib_sech2(x)", _SECH2)
-        self._sigmoid_prime = unary("nnlib_sigmoid_prime", "y = 0.25f * nnlib_sech2(0.5f * x)",
-                                    _SECH2)
+        # __fmul_rn keeps nvcc from fusing 1 - a * a into one multiply-add, so the product is
+        # rounded first, as on the other engines
+        self._tanh_prime = unary("nnlib_tanh_prime_from_output", "y = 1.0f - __fmul_rn(x, x)")
+        self._sigmoid_prime = unary("nnlib_sigmoid_prime_from_output", "y = x * (1.0f - x)")
 
     def __repr__(self):
         return f"<{self.name} engine, {self.dtype}, on GPU {self.device.id}>"
@@ -54,6 +49,14 @@ class CudaEngine(Engine):
     def owns(self, x):
         return (isinstance(x, self._cp.ndarray) and x.dtype == self.dtype and x.ndim in (1, 2)
                 and x.device.id == self.device.id)
+
+    def _foreign(self, x):
+        if isinstance(x, self._cp.ndarray) and x.dtype == self.dtype and x.ndim in (1, 2):
+            return f"it is on GPU {x.device.id}, this engine on GPU {self.device.id}"
+        return None
+
+    def is_released(self, x):
+        return id(x) in _released or id(x.base) in _released
 
     def zeros(self, shape):
         return self._cp.zeros(shape, dtype=self.dtype)
@@ -65,11 +68,17 @@ class CudaEngine(Engine):
         return x.get()
 
     def all_finite(self, x):
+        if _released:
+            _released.refuse(x)
         return bool(self._cp.isfinite(x).all())
 
     def release(self, x):
-        """Nothing to do: CuPy gives the memory back to its pool as soon as no Python name refers
-        to ``x`` (``del x``); ``close()`` hands the pool's unused blocks back to the driver."""
+        """Mark ``x`` (and, for a view, the array it views) as released: every later use of it, or
+        of a view sharing it, is refused, as on the other engines. The memory itself goes back to
+        CuPy's pool once no Python name refers to ``x`` (``del x``): freeing it earlier could pull
+        it from under a view. ``close()`` hands the pool's unused blocks back to the driver."""
+        super().release(x)
+        _released.add(x if x.base is None else x.base)
 
     def synchronize(self):
         self._cp.cuda.get_current_stream().synchronize()
@@ -87,64 +96,97 @@ class CudaEngine(Engine):
                              f"got strides {x.strides}")
         return x.reshape(x.size)
 
-    @staticmethod
-    def _same_shape(x, y):
-        if x.shape != y.shape:
-            raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
-
     # ---- BLAS-like ----
+    # The shapes are checked here, so that a misfit reads as on the other engines.
 
     def gemm(self, alpha, a, b, beta, c, trans_a=False, trans_b=False):
+        if _released:
+            _released.refuse(a, b, c)
+        m, k = a.shape[::-1] if trans_a else a.shape
+        k_b, n = b.shape[::-1] if trans_b else b.shape
+        if k != k_b or c.shape != (m, n):
+            raise misfit("gemm", op_a=(m, k), op_b=(k_b, n), c=c.shape)
         # cupy.cublas handles C order itself (by computing the transposed product)
         self._blas.gemm("T" if trans_a else "N", "T" if trans_b else "N", a, b,
                              out=c, alpha=alpha, beta=beta)
         return c
 
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
+        if _released:
+            _released.refuse(a, x, y)
+        rows, cols = a.shape[::-1] if trans_a else a.shape
+        if x.shape != (cols,) or y.shape != (rows,):
+            raise misfit("gemv", op_a=(rows, cols), x=x.shape, y=y.shape)
         self._blas.gemv("T" if trans_a else "N", alpha, a, x, beta, y)
         return y
 
     def ger(self, alpha, x, y, a):
+        if _released:
+            _released.refuse(x, y, a)
+        if x.ndim != 1 or y.ndim != 1 or a.shape != (x.shape[0], y.shape[0]):
+            raise misfit("ger", x=x.shape, y=y.shape, a=a.shape)
         self._blas.ger(alpha, x, y, a)
         return a
 
     def axpy(self, alpha, x, y):
-        self._same_shape(x, y)
+        if _released:
+            _released.refuse(x, y)
+        if x.shape != y.shape:
+            raise misfit("axpy", x=x.shape, y=y.shape)
         self._blas.axpy(alpha, self._flat(x), self._flat(y))
         return y
 
     def scal(self, alpha, x):
+        if _released:
+            _released.refuse(x)
         self._blas.scal(alpha, self._flat(x))
         return x
 
     def copy(self, x, y):
-        self._same_shape(x, y)
+        if _released:
+            _released.refuse(x, y)
+        if x.shape != y.shape:
+            raise misfit("copy", x=x.shape, y=y.shape)
         self._cp.copyto(y, x)
         return y
 
     def fill(self, x, value):
+        if _released:
+            _released.refuse(x)
         x.fill(value)
         return x
 
     def nrm2(self, x):
+        if _released:
+            _released.refuse(x)
         return float(self._blas.nrm2(self._flat(x)))
 
     # ---- element-wise ----
 
     def mul(self, x, y, out):
+        if _released:
+            _released.refuse(x, y, out)
         return self._cp.multiply(x, y, out=out)
 
     def tanh(self, x, out):
+        if _released:
+            _released.refuse(x, out)
         return self._cp.tanh(x, out=out)
 
-    def tanh_prime(self, x, out):
-        return self._tanh_prime(x, out)
+    def tanh_prime_from_output(self, a, out):
+        if _released:
+            _released.refuse(a, out)
+        return self._tanh_prime(a, out)
 
     def sigmoid(self, x, out):
+        if _released:
+            _released.refuse(x, out)
         return self._sigmoid(x, out)
 
-    def sigmoid_prime(self, x, out):
-        return self._sigmoid_prime(x, out)
+    def sigmoid_prime_from_output(self, a, out):
+        if _released:
+            _released.refuse(a, out)
+        return self._sigmoid_prime(a, out)
 
 
 def cuda_float():

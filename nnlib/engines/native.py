@@ -7,9 +7,13 @@ against. ``native_float()`` computes in float32, like the article; ``native_doub
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from .base import Engine
+from .base import Engine, ReleasedBuffers, misfit
 
 __all__ = ["NativeEngine", "native_float", "native_double"]
+
+# NumPy memory belongs to no engine instance: an array released through one native engine is
+# refused by all of them. Each operation starts with ``if _released:``, free while it is empty.
+_released = ReleasedBuffers()
 
 
 class NativeEngine(Engine):
@@ -25,6 +29,17 @@ class NativeEngine(Engine):
     def zeros(self, shape):
         return np.zeros(shape, dtype=self.dtype)
 
+    def release(self, x):
+        """NumPy frees an array only when Python collects it, and freeing it earlier could pull
+        memory from under a view, so ``x`` stays allocated. The array that owns its memory is
+        recorded instead, and every later use of it or of any view of it is refused, as on the
+        other engines."""
+        super().release(x)
+        _released.add(x.base if isinstance(x.base, np.ndarray) else x)
+
+    def is_released(self, x):
+        return id(x) in _released or id(x.base) in _released
+
     def _from_host(self, host, dest):
         dest[...] = host
 
@@ -32,6 +47,10 @@ class NativeEngine(Engine):
         return np.array(x, copy=True)
 
     def all_finite(self, x):
+        if _released:
+            _released.refuse(x)
+        if not x.size:
+            return True
         # min and max see every NaN and infinity, and unlike np.isfinite(x) allocate nothing
         return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
@@ -46,10 +65,12 @@ class NativeEngine(Engine):
         return get_blas_funcs(name, dtype=self.dtype)
 
     def gemm(self, alpha, a, b, beta, c, trans_a=False, trans_b=False):
+        if _released:
+            _released.refuse(a, b, c)
         op_a = a.T if trans_a else a
         op_b = b.T if trans_b else b
         if op_a.shape[1] != op_b.shape[0] or c.shape != (op_a.shape[0], op_b.shape[1]):
-            raise ValueError(f"gemm shapes do not fit: {op_a.shape} @ {op_b.shape} into {c.shape}")
+            raise misfit("gemm", op_a=op_a.shape, op_b=op_b.shape, c=c.shape)
         if not c.flags.c_contiguous:
             c[...] = alpha * (op_a @ op_b) + (beta * c if beta else 0)
             return c
@@ -59,10 +80,11 @@ class NativeEngine(Engine):
         return c
 
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
+        if _released:
+            _released.refuse(a, x, y)
         rows, cols = (a.shape[1], a.shape[0]) if trans_a else a.shape
         if x.shape != (cols,) or y.shape != (rows,):
-            raise ValueError(f"gemv shapes do not fit: {a.shape}{'ᵀ' if trans_a else ''} "
-                             f"@ {x.shape} into {y.shape}")
+            raise misfit("gemv", op_a=(rows, cols), x=x.shape, y=y.shape)
         if not y.flags.c_contiguous:
             y[...] = alpha * ((a.T if trans_a else a) @ x) + (beta * y if beta else 0)
             return y
@@ -70,8 +92,10 @@ class NativeEngine(Engine):
         return y
 
     def ger(self, alpha, x, y, a):
-        if a.shape != (x.shape[0], y.shape[0]):
-            raise ValueError(f"ger shapes do not fit: outer{x.shape, y.shape} into {a.shape}")
+        if _released:
+            _released.refuse(x, y, a)
+        if x.ndim != 1 or y.ndim != 1 or a.shape != (x.shape[0], y.shape[0]):
+            raise misfit("ger", x=x.shape, y=y.shape, a=a.shape)
         if not a.flags.c_contiguous:
             a += alpha * np.multiply.outer(x, y)
             return a
@@ -79,8 +103,10 @@ class NativeEngine(Engine):
         return a
 
     def axpy(self, alpha, x, y):
+        if _released:
+            _released.refuse(x, y)
         if x.shape != y.shape:
-            raise ValueError(f"axpy shapes differ: {x.shape} and {y.shape}")
+            raise misfit("axpy", x=x.shape, y=y.shape)
         if not y.flags.c_contiguous:
             y += alpha * x
             return y
@@ -88,49 +114,71 @@ class NativeEngine(Engine):
         return y
 
     def scal(self, alpha, x):
+        if _released:
+            _released.refuse(x)
         x *= self.dtype.type(alpha)
         return x
 
     def copy(self, x, y):
+        if _released:
+            _released.refuse(x, y)
+        if x.shape != y.shape:   # np.copyto would broadcast; the other engines refuse
+            raise misfit("copy", x=x.shape, y=y.shape)
         np.copyto(y, x)
         return y
 
     def fill(self, x, value):
+        if _released:
+            _released.refuse(x)
         x.fill(value)
         return x
 
     def nrm2(self, x):
+        if _released:
+            _released.refuse(x)
         return float(np.linalg.norm(x))
 
     # ---- element-wise ----
+    # The derivatives are taken from the activation's output a, which the training layer has at
+    # hand: two cheap passes each, where the article's 1 / cosh² needs cosh, which NumPy
+    # vectorizes only on some CPUs. (Splitting these passes over the cores in a thread pool was
+    # tried and measured: in an epoch it gained nothing, because OpenBLAS's threads are still
+    # spinning on the other cores after each product.)
 
     def mul(self, x, y, out):
+        if _released:
+            _released.refuse(x, y, out)
         return np.multiply(x, y, out=out)
 
     def tanh(self, x, out):
+        if _released:
+            _released.refuse(x, out)
         return np.tanh(x, out=out)
 
-    def tanh_prime(self, x, out):
-        # 1 / cosh(x)**2: no cancellation, and cosh overflowing to inf gives the right limit, 0
-        with np.errstate(over="ignore"):
-            np.cosh(x, out=out)
-            np.square(out, out=out)
-        return np.reciprocal(out, out=out)
+    def tanh_prime_from_output(self, a, out):      # 1 - a²
+        if _released:
+            _released.refuse(a, out)
+        np.multiply(a, a, out=out)
+        return np.subtract(self.dtype.type(1), out, out=out)
 
-    def sigmoid(self, x, out):
-        np.multiply(x, self.dtype.type(0.5), out=out)
+    def sigmoid(self, x, out):                     # 0.5 tanh(0.5 x) + 0.5: no exp to overflow
+        if _released:
+            _released.refuse(x, out)
+        half = self.dtype.type(0.5)
+        np.multiply(x, half, out=out)
         np.tanh(out, out=out)
-        out *= self.dtype.type(0.5)
-        out += self.dtype.type(0.5)
+        out *= half
+        out += half
         return out
 
-    def sigmoid_prime(self, x, out):
-        # s * (1 - s) equals 0.25 / cosh(x / 2)**2: computed in place, without a work buffer and
-        # without the cancellation of 1 - s when s is close to 1
-        np.multiply(x, self.dtype.type(0.5), out=out)
-        self.tanh_prime(out, out)
-        out *= self.dtype.type(0.25)
-        return out
+    def sigmoid_prime_from_output(self, a, out):   # a (1 - a)
+        if _released:
+            _released.refuse(a, out)
+        if np.may_share_memory(a, out):   # in place, a is needed twice: use a temporary
+            out *= 1 - a
+            return out
+        np.subtract(self.dtype.type(1), a, out=out)
+        return np.multiply(out, a, out=out)
 
 
 def native_float():

@@ -15,7 +15,7 @@ import ctypes.util
 
 import numpy as np
 
-from .base import Engine, EngineUnavailable
+from .base import RELEASED, Engine, EngineUnavailable, ReleasedBuffers, misfit
 
 try:
     import pyopencl as cl
@@ -32,12 +32,9 @@ __all__ = ["OpenCLEngine", "opencl_float"]
 # One program for all the element-wise kernels. Each array comes as a buffer and an offset in
 # elements, because an engine matrix may be a view that starts inside a larger buffer.
 _SOURCE = """
-// sech(x)^2 = 4 e / (1 + e)^2 with e = exp(-2|x|): no cosh to overflow, and the large-|x| limit
-// comes out as exactly 0 (e underflows) instead of 1 / inf or inf / inf
-inline float sech2(float x) {
-    float e = exp(-2.0f * fabs(x));
-    return 4.0f * e / ((1.0f + e) * (1.0f + e));
-}
+// no fused multiply-adds: 1 - a * a rounds the product first, as NumPy does, so that every engine
+// computes the same float32 numbers
+#pragma OPENCL FP_CONTRACT OFF
 
 #define UNARY(name, expr)                                                                      \\
 __kernel void name(__global float *out, ulong o, __global const float *src, ulong so) {       \\
@@ -47,9 +44,9 @@ __kernel void name(__global float *out, ulong o, __global const float *src, ulon
 }
 
 UNARY(nn_tanh, tanh(x))
-UNARY(nn_tanh_prime, sech2(x))
+UNARY(nn_tanh_prime_from_output, 1.0f - x * x)
 UNARY(nn_sigmoid, 0.5f * tanh(0.5f * x) + 0.5f)
-UNARY(nn_sigmoid_prime, 0.25f * sech2(0.5f * x))
+UNARY(nn_sigmoid_prime_from_output, x * (1.0f - x))
 
 __kernel void nn_mul(__global float *out, ulong o, __global const float *x, ulong xo,
                      __global const float *y, ulong yo) {
@@ -72,9 +69,9 @@ __kernel void nn_fill(__global float *out, ulong o, float value) {
 _ARRAY = [None, np.uint64]
 _SIGNATURES = {
     "nn_tanh": 2 * _ARRAY,
-    "nn_tanh_prime": 2 * _ARRAY,
+    "nn_tanh_prime_from_output": 2 * _ARRAY,
     "nn_sigmoid": 2 * _ARRAY,
-    "nn_sigmoid_prime": 2 * _ARRAY,
+    "nn_sigmoid_prime_from_output": 2 * _ARRAY,
     "nn_mul": 3 * _ARRAY,
     "nn_fill": _ARRAY + [np.float32],
     "nn_nonfinite": 2 * _ARRAY,
@@ -96,6 +93,10 @@ def _event_releaser():
 
 _release_event = _event_releaser()
 _POCL_FIX = '(pip install "pyopencl[pocl]" gives a CPU device)'
+
+# The buffers released while views of them live on: a view still holds its buffer, and using a
+# freed buffer crashes the process (PoCL: a segmentation fault), so every operand is looked up.
+_released = ReleasedBuffers()
 
 
 class OpenCLEngine(Engine):
@@ -127,6 +128,15 @@ class OpenCLEngine(Engine):
         return (isinstance(x, cla.Array) and x.dtype == self.dtype and x.ndim in (1, 2)
                 and x.context == self.context)
 
+    def _foreign(self, x):
+        if isinstance(x, cla.Array) and x.dtype == self.dtype and x.ndim in (1, 2):
+            return "it belongs to another OpenCL context, another opencl_float() engine"
+        return None
+
+    def is_released(self, x):
+        data = x.base_data
+        return (data is None and x.size > 0) or id(data) in _released
+
     def zeros(self, shape):
         return cla.zeros(self.queue, shape, self.dtype)
 
@@ -136,28 +146,29 @@ class OpenCLEngine(Engine):
 
     def _from_host(self, host, dest):
         offset = self._offset(dest)  # refuses a released matrix
-        cl.enqueue_copy(self.queue, dest.base_data, host, dst_offset=offset * self.dtype.itemsize,
-                        is_blocking=True)
+        if dest.size:   # an empty matrix has no buffer
+            cl.enqueue_copy(self.queue, dest.base_data, host,
+                            dst_offset=offset * self.dtype.itemsize, is_blocking=True)
 
     def _to_host(self, x):
         offset = self._offset(x)  # refuses a released matrix
         host = np.empty(x.shape, self.dtype)
-        cl.enqueue_copy(self.queue, host, x.base_data, src_offset=offset * self.dtype.itemsize,
-                        is_blocking=True)
+        if x.size:
+            cl.enqueue_copy(self.queue, host, x.base_data,
+                            src_offset=offset * self.dtype.itemsize, is_blocking=True)
         return host
 
     def release(self, x):
         """Free the device buffer of ``x`` now, without waiting for the garbage collector.
 
-        Using freed memory can crash Python, so ``x`` forgets its buffer: a later use of ``x``
-        fails with an error instead. The whole buffer goes, so views that share it (``view``)
-        must not be used either; they cannot be told. Releasing twice is harmless."""
+        Using freed memory can crash Python, so ``x`` forgets its buffer, and the buffer is
+        recorded: a later use of ``x``, or of any view that shares the buffer, fails with an error
+        instead. Releasing twice is harmless."""
+        super().release(x)
         buffer, x.base_data = x.base_data, None
-        if buffer is not None:
-            try:
-                buffer.release()
-            except cl.LogicError:  # already released elsewhere (through another view)
-                pass
+        if buffer is not None and id(buffer) not in _released:   # not yet, through another view
+            _released.add(buffer)
+            buffer.release()
 
     def synchronize(self):
         self.queue.finish()
@@ -175,9 +186,13 @@ class OpenCLEngine(Engine):
     def _offset(self, x):
         """Where ``x`` starts in its buffer, in elements (kernels and CLBlast index from there).
 
-        Also the place that refuses arrays the flat indexing would get wrong."""
-        if x.base_data is None:
-            raise ValueError("this matrix was released (eng.release); create a new one")
+        Also the place that refuses released matrices, and arrays the flat indexing would get
+        wrong."""
+        data = x.base_data
+        if data is None or (_released and id(data) in _released):
+            if x.size or data is not None:
+                raise ValueError(RELEASED)
+            return 0   # an empty matrix, which pyopencl gives no buffer
         if not x.flags.c_contiguous:
             raise ValueError(f"the {self.name} engine needs C-contiguous matrices, "
                              f"got shape {x.shape} with strides {x.strides}")
@@ -211,62 +226,65 @@ class OpenCLEngine(Engine):
 
     # ---- BLAS-like ----
 
+    # Each operation takes its operands' offsets first: that refuses a released operand before
+    # anything is queued.
+
     def gemm(self, alpha, a, b, beta, c, trans_a=False, trans_b=False):
+        a_offset, b_offset, c_offset = self._offset(a), self._offset(b), self._offset(c)
         m, k = a.shape[::-1] if trans_a else a.shape
         k_b, n = b.shape[::-1] if trans_b else b.shape
         if k != k_b or c.shape != (m, n):
-            raise ValueError(f"gemm shapes do not fit: op(a) is {m}x{k}, op(b) is {k_b}x{n}, "
-                             f"c is {c.shape[0]}x{c.shape[1]}")
+            raise misfit("gemm", op_a=(m, k), op_b=(k_b, n), c=c.shape)
         # row-major storage: a row of a stored matrix is its leading dimension, whatever op() does
         self._forget(pyclblast.gemm(self.queue, m, n, k, a, b, c,
                        a.shape[1], b.shape[1], c.shape[1],
                        alpha=alpha, beta=beta, a_transp=bool(trans_a), b_transp=bool(trans_b),
-                       a_offset=self._offset(a), b_offset=self._offset(b),
-                       c_offset=self._offset(c)))
+                       a_offset=a_offset, b_offset=b_offset, c_offset=c_offset))
         return c
 
     def gemv(self, alpha, a, x, beta, y, trans_a=False):
+        a_offset, x_offset, y_offset = self._offset(a), self._offset(x), self._offset(y)
         rows, cols = a.shape
-        if (x.size, y.size) != ((rows, cols) if trans_a else (cols, rows)):
-            raise ValueError(f"gemv shapes do not fit: a is {rows}x{cols}"
-                             f"{' (transposed)' if trans_a else ''}, "
-                             f"x has {x.size}, y has {y.size}")
+        op_rows, op_cols = (cols, rows) if trans_a else (rows, cols)
+        if x.shape != (op_cols,) or y.shape != (op_rows,):
+            raise misfit("gemv", op_a=(op_rows, op_cols), x=x.shape, y=y.shape)
         if beta == 0.0:
             # BLAS promises that beta = 0 ignores y, but CLBlast's gemv still multiplies it by 0,
             # so a NaN or inf left in y would survive; start from zeros instead
             self.fill(y, 0.0)
         self._forget(pyclblast.gemv(self.queue, rows, cols, a, x, y, cols,
-                       alpha=alpha, beta=beta,
-                       a_transp=bool(trans_a), a_offset=self._offset(a),
-                       x_offset=self._offset(x), y_offset=self._offset(y)))
+                       alpha=alpha, beta=beta, a_transp=bool(trans_a),
+                       a_offset=a_offset, x_offset=x_offset, y_offset=y_offset))
         return y
 
     def ger(self, alpha, x, y, a):
+        x_offset, y_offset, a_offset = self._offset(x), self._offset(y), self._offset(a)
         rows, cols = a.shape
-        if (x.size, y.size) != (rows, cols):
-            raise ValueError(f"ger shapes do not fit: a is {rows}x{cols}, "
-                             f"x has {x.size}, y has {y.size}")
+        if x.shape != (rows,) or y.shape != (cols,):
+            raise misfit("ger", x=x.shape, y=y.shape, a=a.shape)
         self._forget(pyclblast.ger(self.queue, rows, cols, x, y, a, cols, alpha=alpha,
-                      x_offset=self._offset(x), y_offset=self._offset(y), a_offset=self._offset(a)))
+                      x_offset=x_offset, y_offset=y_offset, a_offset=a_offset))
         return a
 
     def axpy(self, alpha, x, y):
+        x_offset, y_offset = self._offset(x), self._offset(y)
         if x.shape != y.shape:
-            raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
+            raise misfit("axpy", x=x.shape, y=y.shape)
         self._forget(pyclblast.axpy(self.queue, x.size, self._flat(x), self._flat(y), alpha=alpha,
-                       x_offset=self._offset(x), y_offset=self._offset(y)))
+                       x_offset=x_offset, y_offset=y_offset))
         return y
 
     def scal(self, alpha, x):
+        x_offset = self._offset(x)
         self._forget(pyclblast.scal(self.queue, x.size, self._flat(x), alpha=alpha,
-                       x_offset=self._offset(x)))
+                       x_offset=x_offset))
         return x
 
     def copy(self, x, y):
-        if x.shape != y.shape:
-            raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
         src, dst = self._offset(x), self._offset(y)
-        if x.base_data != y.base_data or src != dst:  # OpenCL refuses a copy onto itself
+        if x.shape != y.shape:
+            raise misfit("copy", x=x.shape, y=y.shape)
+        if x.size and (x.base_data != y.base_data or src != dst):  # OpenCL refuses self-copies
             cl.enqueue_copy(self.queue, y.base_data, x.base_data, byte_count=x.nbytes,
                             src_offset=x.offset, dst_offset=y.offset)
         return y
@@ -276,15 +294,18 @@ class OpenCLEngine(Engine):
 
     def all_finite(self, x):
         """Checked on the device: one flag comes back to the host, not the whole matrix."""
+        x_offset = self._offset(x)
+        if not x.size:
+            return True
         self.fill(self._flag, 0.0)
-        if x.size:
-            self._kernels["nn_nonfinite"](self.queue, (x.size,), None, self._flag.base_data,
-                                          self._offset(self._flag), x.base_data, self._offset(x))
+        self._kernels["nn_nonfinite"](self.queue, (x.size,), None, self._flag.base_data,
+                                      self._offset(self._flag), x.base_data, x_offset)
         return bool(self._to_host(self._flag)[0] == 0)
 
     def nrm2(self, x):
+        x_offset = self._offset(x)
         self._forget(pyclblast.nrm2(self.queue, x.size, self._flat(x), self._norm,
-                       x_offset=self._offset(x)))
+                       x_offset=x_offset))
         return float(self._to_host(self._norm)[0, 0])
 
     # ---- element-wise ----
@@ -295,14 +316,14 @@ class OpenCLEngine(Engine):
     def tanh(self, x, out):
         return self._run("nn_tanh", out, x)
 
-    def tanh_prime(self, x, out):
-        return self._run("nn_tanh_prime", out, x)
+    def tanh_prime_from_output(self, a, out):
+        return self._run("nn_tanh_prime_from_output", out, a)
 
     def sigmoid(self, x, out):
         return self._run("nn_sigmoid", out, x)
 
-    def sigmoid_prime(self, x, out):
-        return self._run("nn_sigmoid_prime", out, x)
+    def sigmoid_prime_from_output(self, a, out):
+        return self._run("nn_sigmoid_prime_from_output", out, a)
 
 
 def _devices():
