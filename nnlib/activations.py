@@ -13,14 +13,14 @@ class Activation:
         """Write the activation of ``z`` into ``a`` (``a`` may be ``z`` itself)."""
         raise NotImplementedError
 
-    def prime(self, eng, z, out):
-        """Write the derivative at ``z`` into ``out`` (``out`` may be ``z`` itself)."""
+    def prime(self, eng, a, out):
+        """Write the derivative σ'(z) into ``out``, computed from the output ``a = σ(z)``."""
         raise NotImplementedError
 
     def __repr__(self):
         return f"nn.{self.name}"
 
-
+# %% ../book/03_inference.ipynb #3955ac18
 class Sigmoid(Activation):
     """The logistic function, squashing any number into (0, 1)."""
 
@@ -29,10 +29,10 @@ class Sigmoid(Activation):
     def apply(self, eng, z, a):
         return eng.sigmoid(z, a)
 
-    def prime(self, eng, z, out):
-        return eng.sigmoid_prime(z, out)
+    def prime(self, eng, a, out):
+        return eng.sigmoid_prime_from_output(a, out)   # a (1 - a)
 
-
+# %% ../book/03_inference.ipynb #a1df510a
 class Tanh(Activation):
     """The hyperbolic tangent, squashing any number into (-1, 1)."""
 
@@ -41,8 +41,8 @@ class Tanh(Activation):
     def apply(self, eng, z, a):
         return eng.tanh(z, a)
 
-    def prime(self, eng, z, out):
-        return eng.tanh_prime(z, out)
+    def prime(self, eng, a, out):
+        return eng.tanh_prime_from_output(a, out)      # 1 - a²
 
 
 sigmoid = Sigmoid()

@@ -15,7 +15,7 @@ class Cost:
         """The cost, read from what ``derivative`` left in the output."""
         raise NotImplementedError
 
-
+# %% ../book/05_sgd.ipynb #5670dd64
 class QuadraticCost(Cost):
     """Half the mean squared error, ``||y - a||^2 / (2 * size)``, as in the article."""
 

@@ -27,7 +27,7 @@ def float64_copy(inference):
         mine.bias[...] = eng.to_numpy(theirs.bias)
     return copy
 
-
+# %% ../book/09_gradient_check.ipynb #73dc9770
 def numerical_gradients(inference, x, y, h=1e-6):
     """Central-difference gradients of the training cost, in float64:
     ``[(dW, db), ...]`` per layer.
@@ -51,7 +51,7 @@ def numerical_gradients(inference, x, y, h=1e-6):
             gradients.append(tuple(pair))
         return gradients
 
-
+# %% ../book/09_gradient_check.ipynb #eb7996d9
 def backprop_gradients(inference, x, y, eta=1.0, prepare=None):
     """The gradients one epoch of training steps along, ``-(after - before) / eta``, per layer.
 
@@ -74,7 +74,7 @@ def backprop_gradients(inference, x, y, eta=1.0, prepare=None):
             eng.transfer(w, layer.weights)
             eng.transfer(b, layer.bias)
 
-
+# %% ../book/09_gradient_check.ipynb #dcbb12b8
 def check_gradients(inference, x, y, eta=1.0, prepare=None):
     """Compare the backward pass with finite differences, parameter by parameter.
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .network import InferenceNetwork
 
-# %% ../book/10_initialization.ipynb #88058f6e
+# %% ../book/10_initialization.ipynb #25f14a02
 def _layers(inference):
     if not isinstance(inference, InferenceNetwork):
         raise TypeError("initializers take an inference network (nn.inference_network), "
@@ -39,6 +39,24 @@ def _finite(value, what, positive=False):
     return float(value)
 
 
+def _drawn(draw, rng, shape):
+    """``draw(rng, shape)`` as a float64 array, checked: the right shape, no NaN or infinity."""
+    w = np.asarray(draw(rng, shape), dtype=np.float64)
+    if w.shape != shape:
+        raise ValueError(f"the drawing rule returned shape {w.shape} "
+                         f"for a {shape} weight matrix")
+    if not np.isfinite(w).all():
+        raise ValueError("the drawing rule returned NaN or infinity")
+    return w
+
+
+def _check_destinations(eng, layers):
+    """Every layer's weights and bias are live matrices of ``eng``."""
+    for layer in layers:
+        eng.check(layer.weights, "weights")
+        eng.check(layer.bias, "bias")
+
+# %% ../book/10_initialization.ipynb #88058f6e
 def initialize(inference, draw, seed=0):
     """Set each layer's weights to ``draw(rng, (n_out, n_in))`` and its bias to zero;
     return ``inference``.
@@ -47,19 +65,10 @@ def initialize(inference, draw, seed=0):
     gives the same weights on every engine. Every matrix is drawn (in float64, on the host) and
     checked before the first one is transferred: an error leaves the network unchanged.
     """
-    layers = _layers(inference)
-    rng = _generator(seed)
-    weights = []
-    for layer in layers:
-        shape = tuple(layer.weights.shape)
-        w = np.asarray(draw(rng, shape), dtype=np.float64)
-        if w.shape != shape:
-            raise ValueError(f"the drawing rule returned shape {w.shape} "
-                             f"for a {shape} weight matrix")
-        if not np.isfinite(w).all():
-            raise ValueError("the drawing rule returned NaN or infinity")
-        weights.append(w)
+    layers, rng = _layers(inference), _generator(seed)
+    weights = [_drawn(draw, rng, tuple(layer.weights.shape)) for layer in layers]
     eng = inference.eng
+    _check_destinations(eng, layers)   # every destination, before the first one changes
     for layer, w in zip(layers, weights):
         eng.transfer(w, layer.weights)
         eng.fill(layer.bias, 0.0)

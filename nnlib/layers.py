@@ -8,8 +8,30 @@ __all__ = ['FullyConnectedInference', 'FullyConnected', 'fully_connected', 'Full
 import numpy as np
 from .activations import Activation
 
+# %% ../book/03_inference.ipynb #095a0b5e
+class _InferenceLayerBase:
+    """What an inference layer has besides its computation: its two sizes, ``release()`` and its
+    printed form. ``FullyConnectedInference`` (below) sets ``eng``, ``weights``, ``bias`` and
+    ``activation``."""
+
+    @property
+    def in_dim(self):
+        return self.weights.shape[1]
+
+    @property
+    def out_dim(self):
+        return self.weights.shape[0]
+
+    def release(self):
+        """Give the device memory of the weights and the bias back."""
+        self.eng.release(self.weights)
+        self.eng.release(self.bias)
+
+    def __repr__(self):
+        return f"<fully connected {self.in_dim} -> {self.out_dim}, {self.activation!r}>"
+
 # %% ../book/03_inference.ipynb #c10844ca
-class FullyConnectedInference:
+class FullyConnectedInference(_InferenceLayerBase):
     """A fully connected layer for inference: ``a = activation(weights @ x - bias)``.
 
     ``weights`` is ``out_dim x in_dim`` and ``bias`` has ``out_dim`` entries, both matrices of the
@@ -23,27 +45,21 @@ class FullyConnectedInference:
         self.weights = eng.zeros((out_dim, in_dim))
         self.bias = eng.zeros((out_dim,))
 
-    @property
-    def in_dim(self):
-        return self.weights.shape[1]
-
-    @property
-    def out_dim(self):
-        return self.weights.shape[0]
-
     def __call__(self, x, ones, a):
         eng = self.eng
         eng.gemm(1.0, self.weights, x, 0.0, a)   # a = W x
         eng.ger(-1.0, self.bias, ones, a)        # a -= b 1ᵀ: the bias, subtracted from every column
         return self.activation.apply(eng, a, a)  # a = σ(a), in place
 
-    def release(self):
-        """Give the device memory of the weights and the bias back."""
-        self.eng.release(self.weights)
-        self.eng.release(self.bias)
-
-    def __repr__(self):
-        return f"<fully connected {self.in_dim} -> {self.out_dim}, {self.activation!r}>"
+# %% ../book/03_inference.ipynb #2f83c3ae
+def _check_blueprint(out_dim, activation):
+    """Raise a clear error unless ``out_dim`` is a positive whole number and ``activation`` an
+    ``Activation``."""
+    if isinstance(out_dim, bool) or not isinstance(out_dim, (int, np.integer)) or out_dim < 1:
+        raise ValueError(f"a layer needs a positive whole number of outputs, got {out_dim!r}")
+    if not isinstance(activation, Activation):
+        raise TypeError(f"unknown activation {activation!r}: use nn.sigmoid or nn.tanh "
+                        "(or an instance of an nn.Activation subclass)")
 
 # %% ../book/03_inference.ipynb #87cc94bb
 class FullyConnected:
@@ -51,11 +67,7 @@ class FullyConnected:
     engine."""
 
     def __init__(self, out_dim, activation):
-        if isinstance(out_dim, bool) or not isinstance(out_dim, (int, np.integer)) or out_dim < 1:
-            raise ValueError(f"a layer needs a positive whole number of outputs, got {out_dim!r}")
-        if not isinstance(activation, Activation):
-            raise TypeError(f"unknown activation {activation!r}: use nn.sigmoid or nn.tanh "
-                            "(or an instance of an nn.Activation subclass)")
+        _check_blueprint(out_dim, activation)   # hidden above: fails here, where the typo is
         self.out_dim = int(out_dim)
         self.activation = activation
 
@@ -72,22 +84,11 @@ def fully_connected(out_dim, activation):
     nn.tanh)."""
     return FullyConnected(out_dim, activation)
 
-# %% ../book/05_sgd.ipynb #06b49bf4
-class FullyConnectedTraining:
-    """A fully connected layer that trains: forward stores z and a,
-    backward updates weights and bias.
-
-    The layer shares ``weights`` and ``bias`` with its inference layer, reads ``input`` (the
-    network's input, or the previous layer's ``output``) and owns ``z``, ``output`` and the update
-    ``v``. The first layer (``first=True``) does not write the derivative for the layer below into
-    ``input``, because its input is the training data.
-
-    ``bias_sign`` is the direction of the bias step: +1 is the gradient step for the subtracted
-    bias. The article's code has -1; setting it replays the article's published numbers (the
-    gradient check of chapter 9 shows why +1 is right).
-    """
-
-    bias_sign = 1.0
+# %% ../book/05_sgd.ipynb #5e3eb68c
+class _TrainingBuffers:
+    """What a training layer holds: the inference layer's ``weights`` and ``bias`` (shared), its
+    ``input`` (the network's input, or the previous layer's ``output``), its own ``z``, ``output``
+    and update ``v``, and the flag ``first``: the first layer's input is the training data."""
 
     def __init__(self, inference_layer, input, ones, first):
         eng = self.eng = inference_layer.eng
@@ -99,16 +100,29 @@ class FullyConnectedTraining:
         self.output = eng.zeros((out_dim, batch))
         self.v = eng.zeros(self.weights.shape)
 
+    def release(self):
+        for own in (self.z, self.output, self.v):
+            self.eng.release(own)
+
+# %% ../book/05_sgd.ipynb #06b49bf4
+class FullyConnectedTraining(_TrainingBuffers):
+    """A fully connected layer that trains, by chapter 4's equations (1) to (4). The first layer
+    (``first=True``) never writes into its ``input``, the training data. ``bias_sign`` is the
+    direction of the bias step: +1, the gradient step; -1 replays the article's code."""
+
+    bias_sign = 1.0
+
     def forward(self):
         eng = self.eng
         eng.gemm(1.0, self.weights, self.input, 0.0, self.z)         # z = W a⁻¹
         eng.ger(-1.0, self.bias, self.ones, self.z)                  # z -= b 1ᵀ
-        return self.activation.apply(eng, self.z, self.output)      # a = σ(z)
+        self.activation.apply(eng, self.z, self.output)             # a = σ(z)
+        self.activation.prime(eng, self.output, self.z)             # z = σ'(z), from a
+        return self.output
 
     def backward(self, eta):
         eng, z = self.eng, self.z
         eta_avg = -eta / self.ones.shape[0]
-        self.activation.prime(eng, z, z)                             # z = σ'(z)
         eng.mul(z, self.output, z)                                   # (1) δ = σ'(z) ⊙ ∂C/∂a
         eng.gemm(eta_avg, z, self.input, 0.0, self.v, trans_b=True)  # (4) v = -η/n δ (a⁻¹)ᵀ
         if not self.first:                                           # the fix: never touch the data
@@ -116,11 +130,7 @@ class FullyConnectedTraining:
         eng.gemv(-self.bias_sign * eta_avg, z, self.ones, 1.0, self.bias)  # (3) b += η/n δ 1
         eng.axpy(1.0, self.v, self.weights)                          # (4) W += v
 
-    def release(self):
-        for own in (self.z, self.output, self.v):
-            self.eng.release(own)
-
-
+# %% ../book/05_sgd.ipynb #0c7dd6ee
 def training_layer(inference_layer, source, ones=None):
     """The training counterpart of ``inference_layer``.
 

@@ -18,6 +18,14 @@ def one_hot(labels, classes=None):
     """Targets for classification: a ``classes x n`` float64 array, with a 1 in row ``labels[j]`` of
     column ``j`` and zeros elsewhere. ``labels`` are whole numbers from 0 to ``classes - 1``;
     ``classes`` defaults to the largest label plus one."""
+    labels, classes = _class_labels(labels, classes)
+    targets = np.zeros((int(classes), labels.size))
+    targets[labels, np.arange(labels.size)] = 1.0
+    return targets
+
+# %% ../book/11_digits.ipynb #fff7f6c7
+def _class_labels(labels, classes):
+    """``labels`` as a checked 1-D integer array, and the number of classes."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError("labels must be a non-empty 1-D sequence of class numbers, "
@@ -33,16 +41,14 @@ def one_hot(labels, classes=None):
     elif labels.max() >= classes:
         raise ValueError(f"label {labels.max()} is out of range for {classes} classes "
                          f"(0 to {classes - 1})")
-    targets = np.zeros((int(classes), labels.size))
-    targets[labels, np.arange(labels.size)] = 1.0
-    return targets
+    return labels, classes
 
 # %% ../book/11_digits.ipynb #2d97a9f6
 def _host_matrix(eng, data, what):
     """``data`` (a host array or a matrix of ``eng``)
     as a C-ordered host array in the engine's dtype."""
     if eng.owns(data):
-        data = eng.to_numpy(data)
+        data = eng.to_numpy(eng.check(data, what))
     try:
         host = np.asarray(data)
     except Exception:
@@ -79,26 +85,56 @@ def _examples(inference, x, y):
     return x, y
 
 # %% ../book/11_digits.ipynb #411fdcf7
-def _epoch_order(rng, n, batches, batch_size):
+def _epoch_order(rng, n, batch_size):
     """A fresh random order of the ``n`` examples, topped up from its start to fill every batch."""
     order = rng.permutation(n)
-    return np.concatenate([order, order[: batches * batch_size - n]])
+    return np.concatenate([order, order[: -(-n // batch_size) * batch_size - n]])
 
 
+def _epoch(training, cost, rate, x, y, order, buffers):
+    """One step of size ``rate`` per batch of ``order``; returns the mean of the batch costs."""
+    x_host, y_host, x_batch, y_batch = buffers
+    eng, batch_size, total = training.eng, x_host.shape[1], 0.0
+    for start in range(0, order.size, batch_size):
+        columns = order[start:start + batch_size]
+        eng.transfer(np.take(x, columns, axis=1, out=x_host, mode="clip"), x_batch)
+        eng.transfer(np.take(y, columns, axis=1, out=y_host, mode="clip"), y_batch)
+        training.forward()
+        cost.derivative(eng, y_batch, training.output)
+        training.backward(rate)
+        total += cost.value(eng, training.output)
+    return total / (order.size // batch_size)
+
+# %% ../book/11_digits.ipynb #cc18fa25
 def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epoch=None,
           progress=None):
-    """Train ``inference`` by mini-batch gradient descent on the examples ``x`` with targets ``y``.
+    """Train ``inference`` by mini-batch gradient descent; return one cost per epoch.
 
-    ``x`` (``in_dim x n``) and ``y`` (``out_dim x n``) hold one example per column, as host arrays
-    or matrices of the network's engine. Every epoch shuffles the examples (with a generator seeded
-    by ``seed``, so a run repeats exactly) and takes one step of size ``eta`` per batch of
-    ``batch_size`` examples; the last batch is topped up from the start of the epoch's order.
-    ``epochs, eta`` may also be a schedule, ``[(epochs, eta), ...]``, as for ``nn.sgd``.
+    ``x`` and ``y`` hold one example per column (host arrays or matrices of the network's engine).
+    Every epoch shuffles them (seeded by ``seed``) and takes one step of size ``eta`` per batch of
+    ``batch_size``; ``epochs, eta`` may be a schedule, as for ``nn.sgd``. Each cost is the mean of
+    an epoch's batch costs; ``on_epoch(epoch, cost)`` is called after every epoch, and
+    ``progress`` shows a bar. Everything is checked before the network changes."""
+    schedule, x, y, rng = _train_arguments(inference, x, y, cost, epochs, eta, batch_size, seed,
+                                           on_epoch)
+    eng, n, batch_size = inference.eng, x.shape[1], int(batch_size)
+    buffers = _batch_buffers(eng, x, y, batch_size)   # x_host, y_host, x_batch, y_batch
+    costs, bar = [], _progress_bar(sum(e for e, _ in schedule), progress)
+    try:
+        with training_network(inference, buffers[2]) as training:
+            for n_epochs, rate in schedule:
+                for epoch in range(1, n_epochs + 1):
+                    order = _epoch_order(rng, n, batch_size)
+                    costs.append(_epoch(training, cost, rate, x, y, order, buffers))
+                    _epoch_done(costs, epoch, n_epochs, rate, bar, on_epoch)
+    finally:
+        _close(bar, eng, buffers)
+    return costs
 
-    Returns one cost per epoch: the mean of the epoch's mini-batch costs. ``on_epoch(epoch, cost)``
-    is called after every epoch; ``progress`` shows a progress bar as in ``nn.sgd``. Everything is
-    checked before the network changes.
-    """
+# %% ../book/11_digits.ipynb #b09bdce0
+def _train_arguments(inference, x, y, cost, epochs, eta, batch_size, seed, on_epoch):
+    """``train``'s arguments, checked before anything changes:
+    the schedule, the host data and the shuffling generator."""
     if not isinstance(inference, InferenceNetwork):
         raise TypeError("train needs an inference network (nn.inference_network), "
                         f"got {type(inference).__name__}")
@@ -113,42 +149,32 @@ def train(inference, x, y, cost, epochs, eta=None, *, batch_size, seed=0, on_epo
                          f"({n}), got {batch_size!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise TypeError(f"on_epoch must be a function of (epoch, cost), got {on_epoch!r}")
-    rng = _generator(seed)
+    return schedule, x, y, _generator(seed)
 
-    eng, batch_size = inference.eng, int(batch_size)
-    batches = -(-n // batch_size)
+
+def _batch_buffers(eng, x, y, batch_size):
+    """Room for one batch, preallocated: on the host to gather into, and on the engine."""
     x_host = np.empty((x.shape[0], batch_size), eng.dtype)
     y_host = np.empty((y.shape[0], batch_size), eng.dtype)
-    x_batch, y_batch = eng.zeros(x_host.shape), eng.zeros(y_host.shape)
-    costs = []
-    bar = _progress_bar(sum(e for e, _ in schedule), progress)
-    try:
-        with training_network(inference, x_batch) as training:
-            for n_epochs, rate in schedule:
-                for epoch in range(1, n_epochs + 1):
-                    order, total = _epoch_order(rng, n, batches, batch_size), 0.0
-                    for start in range(0, batches * batch_size, batch_size):
-                        columns = order[start:start + batch_size]
-                        eng.transfer(np.take(x, columns, axis=1, out=x_host), x_batch)
-                        eng.transfer(np.take(y, columns, axis=1, out=y_host), y_batch)
-                        training.forward()
-                        cost.derivative(eng, y_batch, training.output)
-                        training.backward(rate)
-                        total += cost.value(eng, training.output)
-                    costs.append(total / batches)
-                    if not math.isfinite(costs[-1]):
-                        raise _diverged(costs[-1], epoch, n_epochs, rate)
-                    if bar is not None:
-                        bar.set_postfix(cost=f"{costs[-1]:.3g}", refresh=False)
-                        bar.update(1)
-                    if on_epoch is not None:
-                        on_epoch(len(costs), costs[-1])
-    finally:
-        if bar is not None:
-            bar.close()
-        eng.release(x_batch)
-        eng.release(y_batch)
-    return costs
+    return x_host, y_host, eng.zeros(x_host.shape), eng.zeros(y_host.shape)
+
+
+def _epoch_done(costs, epoch, n_epochs, rate, bar, on_epoch):
+    """After each epoch: stop if the cost diverged, advance the progress bar, call ``on_epoch``."""
+    if not math.isfinite(costs[-1]):
+        raise _diverged(costs[-1], epoch, n_epochs, rate)
+    if bar is not None:
+        bar.set_postfix(cost=f"{costs[-1]:.3g}", refresh=False)
+        bar.update(1)
+    if on_epoch is not None:
+        on_epoch(len(costs), costs[-1])
+
+
+def _close(bar, eng, buffers):
+    if bar is not None:
+        bar.close()
+    eng.release(buffers[2])
+    eng.release(buffers[3])
 
 # %% ../book/11_digits.ipynb #d8949c2b
 def predict(inference, x):

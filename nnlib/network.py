@@ -7,7 +7,7 @@ __all__ = ['InferenceNetwork', 'inference_network', 'TrainingNetwork', 'training
 import numpy as np
 from .layers import FullyConnected
 
-# %% ../book/03_inference.ipynb #1fa80caa
+# %% ../book/03_inference.ipynb #417c51ac
 class _Releasable:
     """Shared by the networks: ``with``-blocks, ``release()``, and a clear error after release."""
 
@@ -49,15 +49,10 @@ def _check_batch(eng, x, rows, what="input"):
     if not eng.all_finite(x):
         raise ValueError(f"{what} contains NaN or infinity; clean the data first")
 
-
-class InferenceNetwork(_Releasable):
-    """Layers applied one after another. Call it with an input batch to get the output batch."""
-
-    def __init__(self, eng, layers):
-        self.eng = eng
-        self.layers = list(layers)
-        widths = [layer.out_dim for layer in self.layers[:-1]]
-        self.max_widths = (max(widths[0::2], default=0), max(widths[1::2], default=0))
+# %% ../book/03_inference.ipynb #92f61ff0
+class _InferenceNetworkBase(_Releasable):
+    """What an inference network has besides its forward pass: its two sizes, its printed form and
+    the checks of a call. ``InferenceNetwork`` (below) sets ``eng`` and ``layers``."""
 
     @property
     def in_dim(self):
@@ -67,8 +62,8 @@ class InferenceNetwork(_Releasable):
     def out_dim(self):
         return self.layers[-1].out_dim
 
-    def __call__(self, x, out=None):
-        """The network's output for the batch ``x`` (``in_dim x batch``), in ``out`` if given."""
+    def _check_call(self, x, out):
+        """Check a call's arguments; return the batch size and the output matrix to fill."""
         self._check_alive()
         eng = self.eng
         _check_batch(eng, x, self.in_dim)
@@ -77,28 +72,15 @@ class InferenceNetwork(_Releasable):
             out = eng.zeros((self.out_dim, batch))
         else:
             eng.check(out, "output", shape=(self.out_dim, batch))
-        ones = eng.fill(eng.zeros((batch,)), 1.0)
-        buffers = [eng.zeros((width * batch,)) for width in self.max_widths if width]
-        try:
-            for i, layer in enumerate(self.layers[:-1]):
-                a = eng.view(buffers[i % 2], (layer.out_dim, batch))
-                x = layer(x, ones, a)
-            return self.layers[-1](x, ones, out)
-        finally:
-            for temporary in [ones, *buffers]:
-                eng.release(temporary)
+        return batch, out
 
     def __repr__(self):
         widths = [layer.out_dim for layer in self.layers]
         return f"<inference network {self.in_dim} -> {widths} on {self.eng.name}>"
 
 
-def inference_network(eng, in_dim, layers):
-    """A network on engine ``eng`` for inputs of ``in_dim`` rows, built from layer blueprints.
-
-    >>> net = inference_network(native_float(), 2,
-    ...                         [fully_connected(4, tanh), fully_connected(1, sigmoid)])
-    """
+def _checked_blueprints(in_dim, layers):
+    """``layers`` as a list, once ``in_dim`` and every blueprint have passed their checks."""
     if isinstance(in_dim, bool) or not isinstance(in_dim, (int, np.integer)) or in_dim < 1:
         raise ValueError(f"the network needs a positive whole number of inputs, got {in_dim!r}")
     layers = list(layers)
@@ -108,6 +90,41 @@ def inference_network(eng, in_dim, layers):
         if not isinstance(blueprint, FullyConnected):
             raise TypeError("layers must be blueprints such as nn.fully_connected(4, nn.tanh), "
                             f"got {blueprint!r}")
+    return layers
+
+# %% ../book/03_inference.ipynb #1fa80caa
+class InferenceNetwork(_InferenceNetworkBase):
+    """Layers applied one after another. Call it with an input batch to get the output batch."""
+
+    def __init__(self, eng, layers):
+        self.eng = eng
+        self.layers = list(layers)
+        widths = [layer.out_dim for layer in self.layers[:-1]]   # the last writes into the result
+        self.max_widths = (max(widths[0::2], default=0), max(widths[1::2], default=0))
+
+    def __call__(self, x, out=None):
+        """The network's output for the batch ``x`` (``in_dim x batch``), in ``out`` if given."""
+        batch, out = self._check_call(x, out)   # hidden above: checks; makes out if None
+        eng = self.eng
+        ones = eng.fill(eng.zeros((batch,)), 1.0)
+        buffers = [eng.zeros((width * batch,)) for width in self.max_widths if width]
+        try:
+            for i, layer in enumerate(self.layers[:-1]):
+                a = eng.view(buffers[i % 2], (layer.out_dim, batch))   # buffer A, B, A, ...
+                x = layer(x, ones, a)
+            return self.layers[-1](x, ones, out)
+        finally:
+            for temporary in [ones, *buffers]:
+                eng.release(temporary)
+
+# %% ../book/03_inference.ipynb #82554ce4
+def inference_network(eng, in_dim, layers):
+    """A network on engine ``eng`` for inputs of ``in_dim`` rows, built from layer blueprints.
+
+    >>> net = inference_network(native_float(), 2,
+    ...                         [fully_connected(4, tanh), fully_connected(1, sigmoid)])
+    """
+    layers = _checked_blueprints(in_dim, layers)
     built, size = [], int(in_dim)
     for blueprint in layers:
         built.append(blueprint(eng, size))
@@ -117,23 +134,17 @@ def inference_network(eng, in_dim, layers):
 # %% ../book/04_training.ipynb #21c1dd16
 from .layers import training_layer
 
-# %% ../book/04_training.ipynb #bcbac84f
-class TrainingNetwork(_Releasable):
-    """The training layers of an inference network, wired to one input batch.
-
-    ``forward()`` returns the output matrix; ``backward(eta)`` expects the derivative of the cost
-    with respect to that output to have been written into it, and updates every layer.
-    """
-
-    def __init__(self, inference, x):
-        eng = self.eng = inference.eng
-        self.ones = eng.fill(eng.zeros((x.shape[1],)), 1.0)
-        self.layers = [training_layer(inference.layers[0], x, self.ones)]
-        for layer in inference.layers[1:]:
-            self.layers.append(training_layer(layer, self.layers[-1]))
+# %% ../book/04_training.ipynb #a7b6bc0a
+class _TrainingPlumbing(_Releasable):
+    """What a training network has besides its two passes: release (of the ones, too), a clear
+    error once it or its inference network is released, its input and output, and a repr."""
 
     def _release_own(self):
         self.eng.release(self.ones)
+
+    def _check_alive(self):
+        super()._check_alive()
+        self.inference._check_alive()
 
     @property
     def input(self):
@@ -142,6 +153,26 @@ class TrainingNetwork(_Releasable):
     @property
     def output(self):
         return self.layers[-1].output
+
+    def __repr__(self):
+        widths = [l.weights.shape[0] for l in self.layers]
+        return f"<training network {widths}, batch {self.ones.shape[0]}>"
+
+# %% ../book/04_training.ipynb #bcbac84f
+class TrainingNetwork(_TrainingPlumbing):
+    """The training layers of an inference network, wired to one input batch.
+
+    ``forward()`` returns the output matrix; ``backward(eta)`` expects the derivative of the cost
+    with respect to that output to have been written into it, and updates every layer.
+    """
+
+    def __init__(self, inference, x):
+        eng = self.eng = inference.eng
+        self.inference = inference   # its weights are ours: released with it, unusable to us
+        self.ones = eng.fill(eng.zeros((x.shape[1],)), 1.0)
+        self.layers = [training_layer(inference.layers[0], x, self.ones)]
+        for layer in inference.layers[1:]:
+            self.layers.append(training_layer(layer, self.layers[-1]))
 
     def forward(self):
         self._check_alive()
@@ -154,11 +185,7 @@ class TrainingNetwork(_Releasable):
         for layer in reversed(self.layers):
             layer.backward(eta)
 
-    def __repr__(self):
-        widths = [l.weights.shape[0] for l in self.layers]
-        return f"<training network {widths}, batch {self.ones.shape[0]}>"
-
-
+# %% ../book/04_training.ipynb #469c6a81
 def training_network(inference, x):
     """A network that trains ``inference`` (in place) on the batch ``x`` (``in_dim x batch``)."""
     if not isinstance(inference, InferenceNetwork):

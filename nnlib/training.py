@@ -56,7 +56,7 @@ def _check_training(network, y, cost):
     if not eng.all_finite(network.input):
         raise ValueError("the training input contains NaN or infinity; clean the data first")
 
-# %% ../book/08_schedule.ipynb #ea41eec2
+# %% ../book/08_schedule.ipynb #d9ad512a
 class TrainingDiverged(ArithmeticError):
     """The cost became NaN or infinite: the weights are no longer usable."""
 
@@ -74,7 +74,7 @@ def _diverged(cost, epoch, n, eta):
                             f"eta={eta}; the weights are no longer usable. Rebuild the network and "
                             "use a smaller learning rate.")
 
-
+# %% ../book/08_schedule.ipynb #ea41eec2
 def _epochs(network, y, cost, epochs, eta, synchronize, bar):
     eng = network.eng
     report_every = max(1, bar.total // 100) if bar is not None else 0
@@ -95,7 +95,7 @@ def _epochs(network, y, cost, epochs, eta, synchronize, bar):
         raise _diverged(final, epochs, epochs, eta)
     return final
 
-
+# %% ../book/08_schedule.ipynb #37fe9683
 def sgd(network, y, cost, epochs, eta=None, *, synchronize=False, progress=None):
     """Train ``network`` by gradient descent towards the targets ``y``.
 
