@@ -5,10 +5,17 @@ nnlib itself and the OpenCL and CUDA packages, much like Colab's CPU runtime. Ea
 copied alone into an empty folder and run top to bottom in a kernel of that environment; the
 first chapter's install cell has to install nnlib from the wheel it carries, or nothing after it
 runs.
+
+The same run is the book's second BLAS configuration. nbval checks the stored outputs with
+OpenBLAS's default thread count; here OpenBLAS gets one thread, which changes how float32 products
+round, and every output is compared with the stored one as nbval compares them. So a stored output
+that holds on one core count only fails here.
 """
 
+import copy
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbval.plugin import coalesce_streams
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -45,6 +53,66 @@ def test_every_chapter_carries_the_current_wheel():
                 f"{path.name}: {name} is stale: run make export")
         # the rest of the cell is the current template too
         assert cell.source.split('"""')[0] == cell_source(b"", wheel_name()).split('"""')[0]
+
+
+# what nbval leaves out of a comparison: images, and the fields that differ on every run
+NOT_COMPARED = {"image/png", "image/jpeg", "metadata", "traceback", "execution_count",
+                "output_type", "name", "transient"}
+IGNORE_TAGS = {"nbval-ignore-output", "nbval-skip"}
+IGNORE_MARKERS = ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP")
+
+
+def _sanitizers():
+    """The regex substitutions of tests/nbval_sanitize.cfg, which nbval applies too."""
+    text = (ROOT / "tests" / "nbval_sanitize.cfg").read_text()
+    return re.findall(r"^regex: (.*)\nreplace: (.*)$", text, re.M)
+
+
+def _comparable(outputs, sanitizers):
+    """The outputs as nbval compares them: streams merged, then each field sanitized."""
+    fields = []
+    for output in coalesce_streams(copy.deepcopy(outputs)):
+        items = dict(output.get("data", {}), **{k: v for k, v in output.items() if k != "data"})
+        for key in sorted(items):
+            if key not in NOT_COMPARED:
+                value = items[key]
+                for regex, replace in sanitizers:
+                    value = re.sub(regex, replace, value) if isinstance(value, str) else value
+                fields.append((key, value))
+    return fields
+
+
+def output_mismatches(stored, executed, skip=()):
+    """The code cells of ``executed`` whose outputs differ from ``stored``'s as nbval sees them,
+    as ``(cell index, stored, executed)``; cells nbval is told to ignore, and ``skip``, are left
+    out."""
+    sanitizers, mismatches = _sanitizers(), []
+    for index, (old, new) in enumerate(zip(stored.cells, executed.cells)):
+        if old.cell_type != "code" or index in skip:
+            continue
+        tags = set(old.metadata.get("tags", []))
+        if tags & IGNORE_TAGS or any(marker in old.source for marker in IGNORE_MARKERS):
+            continue
+        before, after = _comparable(old.outputs, sanitizers), _comparable(new.outputs, sanitizers)
+        if before != after:
+            mismatches.append((index, before, after))
+    return mismatches
+
+
+def test_output_comparison_sees_what_nbval_sees():
+    def notebook(text, tags=(), image="iVBOR1"):
+        cell = nbformat.v4.new_code_cell("print(x)", metadata={"tags": list(tags)})
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text),
+                        nbformat.v4.new_output("display_data", data={"image/png": image,
+                                                                     "text/plain": "<Figure>"})]
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("x"), cell])
+
+    assert output_mismatches(notebook("7.7\n"), notebook("7.7\n", image="other")) == []
+    assert output_mismatches(notebook("at 0x7f3a2b1c\n"), notebook("at 0x55d0e1f2\n")) == []
+    [(index, stored, executed)] = output_mismatches(notebook("7.8\n"), notebook("7.7\n"))
+    assert index == 1 and ("text", "7.8\n") in stored and ("text", "7.7\n") in executed
+    assert output_mismatches(notebook("7.8\n", ["nbval-ignore-output"]), notebook("7.7\n")) == []
+    assert output_mismatches(notebook("7.8\n"), notebook("7.7\n"), skip={1}) == []
 
 
 def _colab_like_environment(tmp_path):
@@ -82,13 +150,16 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
 
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")   # every dependency must already be there: no downloads
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # the second BLAS configuration (see above)
     monkeypatch.delenv("PYTHONPATH", raising=False)
     kernel = _kernel(tmp_path, python)
+    mismatches = {}
     for index, path in enumerate(CHAPTERS):
         alone = tmp_path / path.stem
         alone.mkdir()
         shutil.copy(path, alone)
         notebook = nbformat.read(alone / path.name, as_version=4)
+        stored = copy.deepcopy(notebook)
         NotebookClient(notebook, timeout=300, kernel_name=kernel,
                        resources={"metadata": {"path": str(alone)}}).execute()
         installed = install_cell(notebook).outputs
@@ -96,6 +167,12 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
             assert any("installing nnlib" in out.get("text", "") for out in installed), installed
         else:
             assert installed == [], f"{path.name} installed nnlib again"
+        install = stored.cells.index(install_cell(stored))
+        differences = output_mismatches(stored, notebook, skip={install})
+        mismatches[path.name] = differences
+    assert not any(mismatches.values()), "\n".join(
+        f"{name}, cell {index}:\n  stored:   {before}\n  one BLAS thread: {after}"
+        for name, found in mismatches.items() for index, before, after in found)
 
     check = ("import nnlib; print(nnlib.__file__); "
              "print(nnlib.available_engines()['opencl_float'])")
