@@ -1,29 +1,45 @@
-# The two commands of the README: `make book` builds the book, `make test` runs every test.
-# Both set up .venv on first use (and again when requirements.txt or pyproject.toml change).
+# The README's commands: `make book` builds the book, `make test` runs every test, and
+# `make lab` opens the chapters in JupyterLab to run them yourself. Each sets up .venv on first use
+# (tools/setup.sh), and again when what it installs changes. `make book` needs Python only; the
+# others first install CLBlast and Chromium with apt-get where they are missing and apt-get exists.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SETUP = PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup.sh
 
-.PHONY: book test export clean
+.PHONY: book test lab export requirements clean
 
-book: $(VENV)/.installed
+book: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+# JupyterLab refuses to run as root unless told to (containers and CI machines often are root)
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
+
 export: $(VENV)/.installed
 	$(BIN)/python tools/export.py
 
-$(VENV)/.installed: requirements.txt pyproject.toml tools/setup-system.sh
-	bash tools/setup-system.sh
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+# Re-pin requirements*.txt from pyproject.toml's extras (the "# via" lines say why each pin is
+# there); existing pins are kept where they still fit, `UPGRADE=1` takes the newest.
+requirements: $(VENV)/.installed
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile $(if $(UPGRADE),--upgrade) pyproject.toml -o requirements.txt \
+	    --extra opencl --extra book --extra docs --extra test --extra lab
+	$(BIN)/uv pip compile pyproject.toml -o requirements-book.txt -c requirements.txt \
+	    --extra book --extra docs
+
+$(VENV)/.book-installed: requirements-book.txt pyproject.toml tools/setup.sh
+	$(SETUP) book
 	touch $@
+
+$(VENV)/.installed: requirements.txt pyproject.toml tools/setup.sh tools/setup-system.sh
+	$(SETUP) test
+	touch $@ $(VENV)/.book-installed
 
 clean:
 	rm -rf _build $(VENV)
