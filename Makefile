@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 SETUP = PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup.sh
 
 .PHONY: book test lab export requirements clean
+.PHONY: grade-package rebuild-edition
 
 book: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -23,6 +24,18 @@ lab: $(VENV)/.installed
 
 export: $(VENV)/.installed
 	$(BIN)/python tools/export.py
+
+# The rebuild-nnlib track (tools/rebuild.py): `make rebuild-edition` writes the student edition of
+# the package chapters (stubs to fill in) to _build/classroom/rebuild/; `make grade-package
+# CHAPTER=4 SUBMISSION=DIR` grades one chapter (all five without CHAPTER) with the book's checks.
+REBUILD_EDITION := _build/classroom/rebuild
+SUBMISSION ?= $(REBUILD_EDITION)
+
+rebuild-edition: $(VENV)/.installed
+	$(BIN)/python tools/rebuild.py build $(REBUILD_EDITION)
+
+grade-package: $(VENV)/.installed
+	$(BIN)/python tools/rebuild.py grade $(CHAPTER) --submission $(SUBMISSION)
 
 # Re-pin requirements*.txt from pyproject.toml's extras (the "# via" lines say why each pin is
 # there); existing pins are kept where they still fit, `UPGRADE=1` takes the newest.
