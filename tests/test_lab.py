@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from test_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_browser import ARTIFACTS, browser  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "nnlib-test"
@@ -77,41 +77,36 @@ def test_make_lab_serves_every_chapter(lab):
     assert chapters and chapters <= served, served
 
 
-def test_a_chapter_runs_in_jupyterlab(lab):
+def test_a_chapter_runs_in_jupyterlab(lab, browser):
+    from playwright.sync_api import TimeoutError as NoDialog   # installed: `browser` started
     lab, lab_book = lab
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed "
-                    "(apt-get install chromium; tools/setup-system.sh does it)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{lab}/lab/tree/02_engines.ipynb?token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        choose = page.locator(".jp-Dialog button", has_text="Select")   # the kernel, if asked
         try:
-            page.goto(f"{lab}/lab/tree/02_engines.ipynb?token={TOKEN}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            choose = page.locator(".jp-Dialog button", has_text="Select")   # the kernel, if asked
-            try:
-                choose.wait_for(timeout=5_000)
-                choose.click()
-            except playwright.Error:
-                pass   # no dialog: the notebook's kernel started by itself
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            # Run All scrolls along with the run: done when the last cell shows its number and the
-            # kernel is idle (JupyterLab renders only the cells in view, so look at the last one)
-            page.wait_for_function(
-                "() => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');"
-                " const last = cells[cells.length - 1];"
-                " const prompt = last && last.querySelector('.jp-InputPrompt');"
-                " return prompt && /^\\[\\d+\\]:$/.test(prompt.textContent.trim())"
-                " && document.body.textContent.includes('| Idle'); }",
-                timeout=180_000)
-            page.keyboard.press("Control+s")   # then read what JupyterLab ran from the file
-            page.wait_for_timeout(2_000)
-        finally:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab-chapter-2.png"))
-            browser.close()
+            choose.wait_for(timeout=5_000)
+            choose.click()
+        except NoDialog:
+            pass   # no dialog: the notebook's kernel started by itself
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # Run All scrolls along with the run: done when the last cell shows its number and the
+        # kernel is idle (JupyterLab renders only the cells in view, so look at the last one)
+        page.wait_for_function(
+            "() => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');"
+            " const last = cells[cells.length - 1];"
+            " const prompt = last && last.querySelector('.jp-InputPrompt');"
+            " return prompt && /^\\[\\d+\\]:$/.test(prompt.textContent.trim())"
+            " && document.body.textContent.includes('| Idle'); }",
+            timeout=180_000)
+        page.keyboard.press("Control+s")   # then read what JupyterLab ran from the file
+        page.wait_for_timeout(2_000)
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-chapter-2.png"))
+        page.close()
     ran = nbformat.read(lab_book / "02_engines.ipynb", as_version=4)
     code = [cell for cell in ran.cells if cell.cell_type == "code"]
     assert all(cell.execution_count for cell in code), [c.execution_count for c in code]
