@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SETUP = PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup.sh
 
 .PHONY: book test lab export requirements clean
-.PHONY: grade-package rebuild-edition
+.PHONY: grade-package rebuild-edition classroom grade
 
 book: $(VENV)/.book-installed
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -36,6 +36,20 @@ rebuild-edition: $(VENV)/.installed
 
 grade-package: $(VENV)/.installed
 	$(BIN)/python tools/rebuild.py grade $(CHAPTER) --submission $(SUBMISSION)
+
+# The classroom edition (tools/classroom.py): `make classroom` writes the student edition of the
+# chapters with graded exercises (solutions and hidden tests removed) to _build/classroom/student/
+# and their hidden tests to _build/classroom/autograder/; `make grade SUBMISSIONS=DIR` grades every
+# notebook in DIR locally (no Docker, no network) and writes _build/classroom/grades.csv.
+CLASSROOM := _build/classroom
+SUBMISSIONS ?= $(CLASSROOM)/student
+
+classroom: $(VENV)/.installed
+	$(BIN)/python tools/classroom.py build $(CLASSROOM)
+
+grade: classroom
+	$(BIN)/python tools/classroom.py grade $(SUBMISSIONS) --autograder $(CLASSROOM)/autograder \
+	    --table $(CLASSROOM)/grades.csv
 
 # Re-pin requirements*.txt from pyproject.toml's extras (the "# via" lines say why each pin is
 # there); existing pins are kept where they still fit, `UPGRADE=1` takes the newest.

@@ -1,6 +1,7 @@
 """The book builds with warnings as errors, every chapter is in it, and each can be taken away."""
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,11 @@ def toc_pages():
     return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]
 
 
+def chapter_pages():
+    """The chapter notebooks among the pages (not the introduction or the teachers' page)."""
+    return [page for page in toc_pages() if re.fullmatch(r"book/[0-9][0-9]_\w+", page)]
+
+
 def test_book_builds_without_warnings(built_book):
     result, html = built_book
     output = result.stdout + result.stderr
@@ -30,7 +36,7 @@ def test_book_builds_without_warnings(built_book):
 
 def test_every_chapter_notebook_is_in_the_table_of_contents():
     chapters = {f"book/{notebook.stem}" for notebook in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")}
-    assert chapters == set(toc_pages()[1:])
+    assert chapters == set(chapter_pages())
 
 
 def test_the_math_is_served_with_the_book(built_book):
@@ -41,7 +47,7 @@ def test_the_math_is_served_with_the_book(built_book):
 
 def test_every_chapter_offers_its_notebook_for_download(built_book):
     _, html = built_book
-    for page in toc_pages()[1:]:
+    for page in chapter_pages():
         name = page.split("/")[-1]
         text = (html / f"{page}.html").read_text()
         assert f'href="../_sources/book/{name}.ipynb"' in text, page
@@ -83,6 +89,6 @@ def test_each_chapter_gets_a_colab_button_where_the_repository_is_known(built_bo
            "NNLIB_BOOK_BRANCH": "stable"}
     result, html = build_book(tmp_path, env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    for page in toc_pages()[1:]:
+    for page in chapter_pages():
         link = f'href="{colab}someone/nnlib-book/blob/stable/{page}.ipynb"'
         assert link in (html / f"{page}.html").read_text(), page

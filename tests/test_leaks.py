@@ -4,6 +4,7 @@ Resident memory (RSS) covers host memory and, on PoCL, the OpenCL device's memor
 the memory pool's bytes in use are checked as well.
 """
 
+import ctypes
 import gc
 
 import numpy as np
@@ -15,8 +16,15 @@ import nnlib as nn
 CYCLES = 1000
 
 
+try:   # glibc keeps freed memory for reuse; handing it back first makes RSS count live memory
+    _release_freed_memory = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _release_freed_memory = lambda pad: None
+
+
 def rss():
     gc.collect()
+    _release_freed_memory(0)
     return psutil.Process().memory_info().rss
 
 
