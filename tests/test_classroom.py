@@ -169,6 +169,32 @@ def test_every_question_has_answer_solution_check_and_hidden_test():
             assert all("remove-cell" in c.metadata.get("tags", []) for c in hidden)
 
 
+def test_the_autograders_tests_run_where_the_checks_stand():
+    """In a master, the autograder's tests replace the checks and hidden tests one for one. In a
+    submission whose student deleted a check and rewrote another, ours run all the same: after
+    the answer where the check is gone, in place of the rewritten one."""
+    master = nbformat.read(ROOT / "book" / "02_engines.ipynb", as_version=4)
+    tests = classroom.questions(master)
+    cells, owners = classroom._with_tests(master.cells, tests)
+    assert [(c.source, c.metadata.get("tags")) for c in cells] == [
+        (c.source, c.metadata.get("tags")) for c in master.cells]
+    submission = classroom.student_edition(master).cells
+    submission = [c for c in submission
+                  if (classroom.question(c), classroom.role(c)) != ("ex-ch2-bias", "check")]
+    for cell in submission:
+        if classroom.role(cell) == "check":
+            cell.source = "print('all good')"
+    cells, owners = classroom._with_tests(submission, tests)
+    assert "print('all good')" not in [c.source for c in cells]
+    for name, entry in tests.items():
+        ours = [c.source for c, owner in zip(cells, owners) if owner == name]
+        assert ours == entry["check"] + entry["hidden"]
+    answer = next(i for i, c in enumerate(cells) if classroom.question(c) == "ex-ch2-bias")
+    assert owners[answer + 1:answer + 3] == ["ex-ch2-bias"] * 2
+    rewritten = next(i for i, c in enumerate(submission) if classroom.role(c) == "check")
+    assert owners[rewritten + 2:rewritten + 4] == ["ex-ch2-gemv"] * 2   # two bias tests before
+
+
 def test_grading(edition, student_grading, tmp_path):
     """The student edition scores zero, and one wrong answer loses exactly its question (and
     nothing else: the rest of the submission is the master's). That every master scores full

@@ -114,10 +114,10 @@ def _solution_text(notebook, label):
 def written_questions(notebook):
     """{question: {"exercise": text, "solution": text}} for the questions with a written answer."""
     found = {}
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     for cell in notebook.cells:
         if is_written(cell) and question(cell) not in found:
             label = question(cell)
-            text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
             exercise = re.search(EXERCISE_BLOCK.format(label=re.escape(label)), text, re.M | re.S)
             if exercise is None:
                 raise ValueError(f"a written answer to {label}, which no exercise has as its label")
@@ -197,18 +197,13 @@ def _with_tests(cells, tests):
     slots = {}   # cell index -> [(question, source)], placed after the submission's cell there
     for name, entry in tests.items():
         checks, hidden = at[name, "check"], at[name, "hidden"]
-        if len(checks) == len(entry["check"]):
-            for i, source in zip(checks, entry["check"]):
-                slots.setdefault(i, []).append((name, source))
-            last = checks[-1] if checks else (at[name, "answer"] or [len(cells)])[-1]
-        else:
-            last = (checks or at[name, "answer"] or [len(cells)])[0 if checks else -1]
-            slots.setdefault(last, []).extend((name, source) for source in entry["check"])
-        if hidden and len(hidden) == len(entry["hidden"]):
-            for i, source in zip(hidden, entry["hidden"]):
-                slots.setdefault(i, []).append((name, source))
-        else:
-            slots.setdefault(last, []).extend((name, source) for source in entry["hidden"])
+        fallback = checks[:1] or at[name, "answer"][-1:] or [len(cells)]
+        if len(checks) != len(entry["check"]):
+            checks = fallback * len(entry["check"])
+        if len(hidden) != len(entry["hidden"]):
+            hidden = (checks[-1:] or fallback) * len(entry["hidden"])
+        for i, source in zip(checks + hidden, entry["check"] + entry["hidden"]):
+            slots.setdefault(i, []).append((name, source))
     placed, owners = [], []
     for i, cell in enumerate(cells + [None]):
         if cell is not None and role(cell) not in ("check", "hidden"):
