@@ -6,7 +6,7 @@ import json
 import pytest
 
 import nnlib as nn
-from nnlib import bench
+from nnlib import bench, bench_grid
 
 
 def test_epoch_flops_counts_every_product():
@@ -43,7 +43,7 @@ TINY_GRID = ["--grid", "--widths", "8", "--batches", "5", "--examples", "20", "-
 
 def test_step_products_are_the_counted_products():
     # the grid's gemm timing calls exactly the products whose flops epoch_flops counts
-    shapes = bench.step_products(3, (4, 2), 5)
+    shapes = bench_grid.step_products(3, (4, 2), 5)
     flops = sum(2 * (a[1] if not ta else a[0]) * c[0] * c[1] for a, _, c, ta, _ in shapes)
     assert flops == bench.epoch_flops(3, (4, 2), 5)
     for a, b, c, trans_a, trans_b in shapes:
@@ -78,12 +78,12 @@ def test_tiny_grid_reports_every_point_and_round_trips(tmp_path, capsys):
 def test_the_data_path_is_timed_without_the_compute():
     # nn.train with the network stubbed out must leave the network untouched
     eng = nn.native_float()
-    x, y = bench._grid_data(6, 3, 12)
+    x, y = bench_grid._grid_data(6, 3, 12)
     inference = nn.inference_network(eng, 6, [nn.fully_connected(4, nn.tanh),
                                               nn.fully_connected(3, nn.sigmoid)])
     eng.fill(inference.layers[0].weights, 0.5)
     before = eng.to_numpy(inference.layers[0].weights)
-    run, built = bench._data_path_run(inference, x, y, 4)
+    run, built = bench_grid._data_path_run(inference, x, y, 4)
     run(2)
     assert built                                   # the stand-in was used: no compute was timed
     assert (eng.to_numpy(inference.layers[0].weights) == before).all()
