@@ -38,9 +38,10 @@ grade-package: $(VENV)/.installed
 	$(BIN)/python tools/rebuild.py grade $(CHAPTER) --submission $(SUBMISSION)
 
 # The classroom edition (tools/classroom.py): `make classroom` writes the student edition of the
-# chapters with graded exercises (solutions and hidden tests removed) to _build/classroom/student/
-# and their hidden tests to _build/classroom/autograder/; `make grade SUBMISSIONS=DIR` grades every
-# notebook in DIR locally (no Docker, no network) and writes _build/classroom/grades.csv.
+# chapters (solutions and hidden tests removed) to _build/classroom/student/ and their hidden
+# tests to _build/classroom/autograder/; `make grade SUBMISSIONS=DIR` grades every notebook in DIR
+# and its folders locally (no Docker, no network), writes _build/classroom/grades.csv and puts the
+# written answers to read in _build/classroom/written/.
 CLASSROOM := _build/classroom
 SUBMISSIONS ?= $(CLASSROOM)/student
 

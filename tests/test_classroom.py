@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -251,3 +252,21 @@ def test_grade_prints_a_score_line_per_notebook(student_grading):
     assert ["04_training.ipynb", "ex-ch4-order", "blank", ""] in table_rows
     written = (table.parent / "written" / "student").glob("*.md")
     assert {p.stem for p in written} == {r[0][:-6] for r in table_rows if r[2] == "blank"}
+
+
+def test_a_class_is_graded_folder_by_folder(edition, tmp_path):
+    """One folder per student: every notebook in them is graded and named by its path."""
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    (tmp_path / "class" / "bob" / ".ipynb_checkpoints").mkdir(parents=True)
+    name = "01_introduction.ipynb"
+    shutil.copy(ROOT / "book" / name, tmp_path / "class" / "alice")
+    for folder in ("bob", "bob/.ipynb_checkpoints"):
+        shutil.copy(edition / "student" / name, tmp_path / "class" / folder)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rows = classroom.grade(tmp_path / "class", edition / "autograder", tmp_path / "g.csv")
+    assert [(row[0], row[2], row[3]) for row in rows] == [(f"alice/{name}", 2, 2),
+                                                         (f"bob/{name}", 0, 2)]
+    out = printed.getvalue().splitlines()
+    assert out[0] == f"alice/{name}" and out[-1] == "score: 0/2"
+    assert [f"bob/{name}", "total", "0", "2"] in list(csv.reader((tmp_path / "g.csv").open()))

@@ -281,25 +281,34 @@ def written_report(path, autograder):
     return "\n".join(lines)
 
 
+def submitted_notebooks(submissions):
+    """The notebooks in ``submissions`` and its folders (one folder per student, say), in order,
+    without Jupyter's checkpoints."""
+    return sorted(path for path in Path(submissions).rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in path.parts)
+
+
 def grade(submissions, autograder, table=None, written=None):
-    """Grade every notebook in ``submissions``; print each one's result, write a CSV table and,
-    into ``written`` (beside the table by default), each notebook's written answers."""
+    """Grade every notebook in ``submissions`` and its folders; print each one's result, write a
+    CSV table and, into ``written`` (beside the table by default), each notebook's written answers.
+    A notebook is named by its path in ``submissions``: ``alice/02_engines.ipynb``."""
     submissions = Path(submissions)
     if written is None:
         base = Path(table).parent if table is not None else submissions
         written = base / "written" / submissions.resolve().name
     rows = []
-    for path in sorted(submissions.glob("*.ipynb")):
+    for path in submitted_notebooks(submissions):
+        name = path.relative_to(submissions).as_posix()
         if not (Path(autograder) / (path.stem + ".json")).exists():
-            print(f"{path.name}: skipped, no autograder for this chapter", file=sys.stderr)
+            print(f"{name}: skipped, no autograder for this chapter", file=sys.stderr)
             continue
         result = grade_notebook(path, autograder)
         answers = written_answers(path, autograder)
-        print(path.name)
-        for name, (points, possible, message) in result.items():
-            print(f"  {name:<20} {points}/{possible}  {message}")
+        print(name)
+        for question_name, (points, possible, message) in result.items():
+            print(f"  {question_name:<20} {points}/{possible}  {message}")
         if answers:
-            report = Path(written) / (path.stem + ".md")
+            report = Path(written) / Path(name).with_suffix(".md")
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(written_report(path, autograder))
             blank = sum(a is None for a in answers.values())
@@ -308,7 +317,7 @@ def grade(submissions, autograder, table=None, written=None):
         score = sum(p for p, _, _ in result.values())
         possible = sum(q for _, q, _ in result.values())
         print(f"score: {score}/{possible}")
-        rows.append((path.name, result, score, possible, answers))
+        rows.append((name, result, score, possible, answers))
     if table is not None:
         table = Path(table)
         table.parent.mkdir(parents=True, exist_ok=True)
