@@ -472,6 +472,28 @@ def _duration(seconds):
             return f"{value:.3g}{unit}" if value < 100 else f"{value:.0f}{unit}"
 
 
+def _grid_rows(settings, points, cell):
+    """The lines of a grid table: one per mode and width, with ``cell(point)`` for each batch."""
+    return [f"{mode:<6}{width:>5} " + "".join(cell(points[mode, width, batch])
+                                            for batch in settings["batches"])
+            for mode in settings["modes"] for width in settings["widths"]]
+
+
+def _times_cell(point):
+    """nnlib's and PyTorch's seconds per epoch at one point, and the speedup."""
+    speedup = f"{point['speedup']:.2f}x" if "speedup" in point else "-"
+    return (f"| {_duration(point['seconds_per_epoch']):>8}"
+            f"{_duration(point.get('torch_seconds_per_epoch')):>8}{speedup:>9} ")
+
+
+def _shares_cell(point):
+    """The shares of nnlib's epoch at one point: the products, the data path, the rest."""
+    split = point["breakdown"]
+    shares = [None if split[k] is None else split[k] / point["seconds_per_epoch"]
+              for k in ("gemm", "data", "rest")]
+    return "| " + "".join("     -" if s is None else f"{s:>6.0%}" for s in shares) + " "
+
+
 def grid_table(result):
     """The grid as text: labels first, then per engine the times (rows: mode and H, columns: B)
     and nnlib's breakdown of the epoch."""
@@ -505,15 +527,7 @@ def grid_table(result):
         lines += ["", f"{name}:",
                   head + "".join(f"| {'B=' + str(b):^26}" for b in batches),
                   " " * len(head) + f"| {'nnlib':>8}{'torch':>8}{'speedup':>9} " * len(batches)]
-        for mode in settings["modes"]:
-            for width in settings["widths"]:
-                row = f"{mode:<6}{width:>5} "
-                for batch in batches:
-                    p = points[(mode, width, batch)]
-                    speedup = f"{p['speedup']:.2f}x" if "speedup" in p else "-"
-                    row += (f"| {_duration(p['seconds_per_epoch']):>8}"
-                            f"{_duration(p.get('torch_seconds_per_epoch')):>8}{speedup:>9} ")
-                lines.append(row)
+        lines += _grid_rows(settings, points, _times_cell)
         unsteady = [f"{p['mode']} H={p['width']} B={p['batch']} ({side} {p[key]:.2f}x)"
                     for p in points.values()
                     for side, key in (("nnlib", "spread"), ("torch", "torch_spread"))
@@ -530,15 +544,5 @@ def grid_table(result):
                   "rest: what is left (element-wise work, bias, cost, Python calls)",
                   head + "".join(f"| {'B=' + str(b):^19}" for b in batches),
                   " " * len(head) + f"| {'gemm':>6}{'data':>6}{'rest':>6} " * len(batches)]
-        for mode in settings["modes"]:
-            for width in settings["widths"]:
-                row = f"{mode:<6}{width:>5} "
-                for batch in batches:
-                    p = points[(mode, width, batch)]
-                    split = p["breakdown"]
-                    shares = [None if split[k] is None else split[k] / p["seconds_per_epoch"]
-                              for k in ("gemm", "data", "rest")]
-                    row += "| " + "".join("     -" if s is None else f"{s:>6.0%}"
-                                          for s in shares) + " "
-                lines.append(row)
+        lines += _grid_rows(settings, points, _shares_cell)
     return "\n".join(line.rstrip() for line in lines)
