@@ -128,11 +128,10 @@ def test_the_teachers_page_counts_each_chapters_questions():
 def test_every_exercise_has_an_answer_cell():
     """In the student edition, every exercise is followed by a cell to answer it in."""
     for path in CHAPTERS:
-        cells = nbformat.read(path, as_version=4).cells
-        text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
-        labels = re.findall(r"^```\{exercise\}[^\n]*\n:label: (\S+)", text, re.M)
-        answered = {classroom.question(c) for c in cells if classroom.role(c) == "answer"}
-        assert labels and set(labels) <= answered, (path.name, set(labels) - answered)
+        notebook = nbformat.read(path, as_version=4)
+        labels = set(classroom.exercises(notebook))
+        answered = {classroom.question(c) for c in notebook.cells if classroom.role(c) == "answer"}
+        assert labels and labels <= answered, (path.name, labels - answered)
 
 
 def test_student_edition_has_no_solutions(edition):

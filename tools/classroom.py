@@ -43,7 +43,8 @@ SOLUTION_START = re.compile(r"^```\{solution-start\}", re.M)
 SOLUTION_END = re.compile(r"^```\{solution-end\}", re.M)
 # a whole ungated solution directive (prose only), removed from the student edition's markdown
 SOLUTION_BLOCK = re.compile(r"^```\{solution\}.*?^```[ \t]*\n?", re.M | re.S)
-EXERCISE_BLOCK = r"^```\{{exercise\}}[^\n]*\n:label: {label}\n(.*?)^```"
+# an exercise directive: its label and its text
+EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n:label: (\S+)\n(.*?)^```", re.M | re.S)
 PROSE_SOLUTION = r"^```\{{solution\}} {label}\n(?::[^\n]*\n)*(.*?)^```"
 # what a written answer cell holds until the student replaces it
 WRITTEN_PLACEHOLDER = "*Your answer: replace this line with yours.*"
@@ -111,18 +112,21 @@ def _solution_text(notebook, label):
     return "\n\n".join(p for p in parts if p)
 
 
+def exercises(notebook):
+    """{label: text} of the chapter's exercises, in order."""
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    return {label: body.strip() for label, body in EXERCISE.findall(text)}
+
+
 def written_questions(notebook):
     """{question: {"exercise": text, "solution": text}} for the questions with a written answer."""
-    found = {}
-    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    found, texts = {}, exercises(notebook)
     for cell in notebook.cells:
         if is_written(cell) and question(cell) not in found:
             label = question(cell)
-            exercise = re.search(EXERCISE_BLOCK.format(label=re.escape(label)), text, re.M | re.S)
-            if exercise is None:
+            if label not in texts:
                 raise ValueError(f"a written answer to {label}, which no exercise has as its label")
-            found[label] = {"exercise": exercise.group(1).strip(),
-                            "solution": _solution_text(notebook, label)}
+            found[label] = {"exercise": texts[label], "solution": _solution_text(notebook, label)}
     return found
 
 
@@ -270,11 +274,13 @@ def written_answers(path, autograder):
     return answers
 
 
-def written_report(path, autograder):
-    """The written answers of one submission as Markdown: exercise, answer, worked solution."""
+def written_report(path, autograder, answers=None):
+    """The written answers of one submission (``written_answers`` unless given) as Markdown:
+    exercise, answer, worked solution."""
     spec = load_autograder(path, autograder).get("written", {})
     lines = [f"# Written answers: {Path(path).name}", ""]
-    for name, answer in written_answers(path, autograder).items():
+    answers = written_answers(path, autograder) if answers is None else answers
+    for name, answer in answers.items():
         lines += [f"## {name}", "", "**Exercise.** " + spec[name]["exercise"], "",
                   "**Answer.**", "", answer or "*(left blank)*", "",
                   "**The book's solution.** " + spec[name]["solution"], ""]
@@ -310,7 +316,7 @@ def grade(submissions, autograder, table=None, written=None):
         if answers:
             report = Path(written) / Path(name).with_suffix(".md")
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(written_report(path, autograder))
+            report.write_text(written_report(path, autograder, answers))
             blank = sum(a is None for a in answers.values())
             print(f"  written answers: {len(answers) - blank} of {len(answers)}, "
                   f"to read in {report} (not in the score)")
