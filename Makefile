@@ -27,7 +27,8 @@ export: $(VENV)/.installed
 
 # The rebuild-nnlib track (tools/rebuild.py): `make rebuild-edition` writes the student edition of
 # the package chapters (stubs to fill in) to _build/classroom/rebuild/; `make grade-package
-# CHAPTER=4 SUBMISSION=DIR` grades one chapter (all five without CHAPTER) with the book's checks.
+# CHAPTER=4 SUBMISSION=DIR` grades one chapter (all five without CHAPTER) with the book's checks,
+# in the grader's sandbox (UNSAFE=1 grades trusted chapters without it).
 REBUILD_EDITION := _build/classroom/rebuild
 SUBMISSION ?= $(REBUILD_EDITION)
 
@@ -35,22 +36,25 @@ rebuild-edition: $(VENV)/.installed
 	$(BIN)/python tools/rebuild.py build $(REBUILD_EDITION)
 
 grade-package: $(VENV)/.installed
-	$(BIN)/python tools/rebuild.py grade $(CHAPTER) --submission $(SUBMISSION)
+	$(BIN)/python tools/rebuild.py grade $(CHAPTER) --submission $(SUBMISSION) \
+	    $(if $(UNSAFE),--unsafe)
 
 # The classroom edition (tools/classroom.py): `make classroom` writes the student edition of the
-# chapters (solutions and hidden tests removed) to _build/classroom/student/ and their hidden
-# tests to _build/classroom/autograder/; `make grade SUBMISSIONS=DIR` grades every notebook in DIR
-# and its folders locally (no Docker, no network), writes _build/classroom/grades.csv and puts the
-# written answers to read in _build/classroom/written/.
+# chapters (solutions removed) to _build/classroom/student/ and what the grader reads besides its
+# judges (tools/judges/) to _build/classroom/autograder/; `make grade SUBMISSIONS=DIR` grades every
+# notebook in DIR and its folders, JOBS at a time (default: one per core), each in its own
+# sandbox (bubblewrap; UNSAFE=1 grades trusted notebooks without it), writes
+# _build/classroom/grades.csv and puts the written answers to read in _build/classroom/written/.
 CLASSROOM := _build/classroom
 SUBMISSIONS ?= $(CLASSROOM)/student
+JOBS ?= 0
 
 classroom: $(VENV)/.installed
 	$(BIN)/python tools/classroom.py build $(CLASSROOM)
 
 grade: classroom
 	$(BIN)/python tools/classroom.py grade $(SUBMISSIONS) --autograder $(CLASSROOM)/autograder \
-	    --table $(CLASSROOM)/grades.csv
+	    --table $(CLASSROOM)/grades.csv --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
 
 # Re-pin requirements*.txt from pyproject.toml's extras (the "# via" lines say why each pin is
 # there); existing pins are kept where they still fit, `UPGRADE=1` takes the newest.

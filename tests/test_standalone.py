@@ -6,9 +6,10 @@ copied alone into an empty folder and run top to bottom in a kernel of that envi
 first chapter's install cell has to install nnlib from the wheel it carries, or nothing after it
 runs.
 
-The run is also the classroom edition's grading of the book itself (tools/classroom.py): each
-chapter runs with the autograder's checks and hidden tests in place of its own, and must score
-full marks here, where OpenCL is out of reach and OpenBLAS has one thread.
+The run is also the classroom grader's run of the book itself (tools/grader.py, without its
+sandbox, since the first chapter must install nnlib): each chapter runs with the grader's
+observations of its questions, and must score full marks here, where OpenCL is out of reach and
+OpenBLAS has one thread.
 
 The same run is the book's second BLAS configuration. nbval checks the stored outputs with
 OpenBLAS's default thread count; here OpenBLAS gets one thread, which changes how float32 products
@@ -32,7 +33,8 @@ from nbval.plugin import coalesce_streams
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import classroom  # noqa: E402
+import grader  # noqa: E402
+import sandbox  # noqa: E402
 from install_cell import build_wheel, cell_source, install_cell, wheel_in, wheel_name  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
@@ -157,17 +159,16 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # the second BLAS configuration (see above)
     monkeypatch.delenv("PYTHONPATH", raising=False)
     kernel = _kernel(tmp_path, python)
-    classroom.build(tmp_path / "classroom")
     mismatches = {}
     for index, path in enumerate(CHAPTERS):
         alone = tmp_path / path.stem
         alone.mkdir()
         shutil.copy(path, alone)
         stored = nbformat.read(alone / path.name, as_version=4)
-        scores, notebook = classroom.run_graded(alone / path.name, tmp_path / "classroom" /
-                                                "autograder", timeout=300, kernel_name=kernel,
-                                                allow_errors=False)
-        assert all(points == possible for points, possible, _ in scores.values()), scores
+        graded = grader.grade_notebook(alone / path.name, path.stem, unsafe=True,
+                                       kernel_name=kernel, limits=sandbox.Limits(cell_seconds=300))
+        assert graded.fault is None and graded.score == graded.possible, (path.name, graded)
+        notebook = graded.notebook
         installed = install_cell(notebook).outputs
         if index == 0:
             assert any("installing nnlib" in out.get("text", "") for out in installed), installed

@@ -1,4 +1,4 @@
-"""The classroom edition: a student edition of the chapters, an autograder, and grading.
+"""The classroom edition: a student edition of the chapters, and the teacher's autograder.
 
 A chapter's graded exercise is a group of cells that share a question name (the exercise's label)
 in their metadata, ``"classroom": {"question": "ex-ch2-bias", "role": ROLE}``:
@@ -8,34 +8,32 @@ in their metadata, ``"classroom": {"question": "ex-ch2-bias", "role": ROLE}``:
   run, with the reasoning), tagged ``remove-cell`` so that the book does not show the blank;
 - ``solution``: the worked solution, inside the exercise's gated solution block
   (``{solution-start}`` ... ``{solution-end}``, collapsed in the book), defining the same name;
-- ``check``: the visible check, plain Python, that grades whatever the answer cell defined;
-- ``hidden``: the hidden test (tagged ``remove-cell`` in the book), kept out of the student edition.
+- ``check``: the visible check, plain Python, that tells the student whether the answer is right.
 
-A question with a check is graded automatically and scores its point when its check and hidden
-tests all pass; a question's written answers are collected for the teacher to read, beside the
-exercise and the book's worked solution, and are not part of the score.
+A question with a check is graded automatically, by the question of the same label in
+``tools/judges/`` (observed in the student's kernel, judged outside it: see ``grader.py``); a
+question's written answers are collected for the teacher to read, beside the exercise and the
+book's worked solution, and are not part of the score.
 
-``build`` writes ``student/`` (every chapter, minus its solution blocks and hidden tests) and
-``autograder/`` (per chapter, a JSON file of each question's check and hidden tests, and the
-exercise and solution of each written answer). ``grade`` runs each submitted notebook top to
-bottom (errors allowed) with the autograder's check and hidden tests in place of the notebook's
-own checks, so that each runs where its check stands in the chapter; it writes the written answers
-of each notebook to ``written/``. Usage:
+``build`` writes ``student/`` (every chapter, minus its solution blocks) and ``autograder/`` (per
+chapter, a JSON file naming its graded questions and holding the exercise and solution of each
+written answer). ``grade`` grades every notebook of a folder (``grader.py``). Usage:
 
     python tools/classroom.py build _build/classroom
-    python tools/classroom.py grade SUBMISSIONS [--autograder _build/classroom/autograder]
+    python tools/classroom.py grade SUBMISSIONS [--jobs N] [--unsafe]
 """
 
 import argparse
 import copy
-import csv
 import json
 import re
 import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import judges  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -51,7 +49,7 @@ WRITTEN_PLACEHOLDER = "*Your answer: replace this line with yours.*"
 
 
 def role(cell):
-    """The classroom role of a cell (``answer``, ``solution``, ``check``, ``hidden``) or None."""
+    """The classroom role of a cell (``answer``, ``solution``, ``check``) or None."""
     return cell.metadata.get("classroom", {}).get("role")
 
 
@@ -71,14 +69,8 @@ def graded_chapters(book=BOOK):
 
 
 def questions(notebook):
-    """{question: {"points": 1, "check": [source], "hidden": [source]}} in the chapter's order,
-    for the questions graded automatically (those with a check)."""
-    found = {}
-    for cell in notebook.cells:
-        if role(cell) in ("check", "hidden"):
-            entry = found.setdefault(question(cell), {"points": 1, "check": [], "hidden": []})
-            entry[role(cell)].append(cell.source)
-    return found
+    """The labels of the questions graded automatically (those with a check), in order."""
+    return list(dict.fromkeys(question(c) for c in notebook.cells if role(c) == "check"))
 
 
 def _solution_text(notebook, label):
@@ -131,7 +123,7 @@ def written_questions(notebook):
 
 
 def student_edition(notebook):
-    """A copy of ``notebook`` without its solution blocks and hidden tests, answers not run."""
+    """A copy of ``notebook`` without its solution blocks, answers not run."""
     notebook = copy.deepcopy(notebook)
     kept, inside = [], False
     for cell in notebook.cells:
@@ -153,7 +145,7 @@ def student_edition(notebook):
             continue
         if role(cell) == "solution" and not inside:
             raise ValueError("a solution cell outside its solution block would be shown")
-        if inside or role(cell) == "hidden":
+        if inside:
             continue
         if cell.cell_type == "markdown":
             cell.source = SOLUTION_BLOCK.sub("", cell.source)
@@ -177,187 +169,164 @@ def build(out, book=BOOK):
     written = []
     for sub in ("student", "autograder"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    judged = judges.load()
     for path in graded_chapters(book):
         master = nbformat.read(path, as_version=4)
+        graded = {entry.label: entry.points for entry in judged.get(path.stem, [])}
+        if list(graded) != questions(master):
+            raise ValueError(f"{path.name}: the questions with a check, {questions(master)}, "
+                             f"and those with a judge in tools/judges, {list(graded)}, differ")
         student = out / "student" / path.name
         nbformat.write(student_edition(master), student)
         written.append(student)
-        tests = {"chapter": path.name, "questions": questions(master),
-                 "written": written_questions(master)}
+        tests = {"chapter": path.name, "questions": graded, "written": written_questions(master)}
         (out / "autograder" / (path.stem + ".json")).write_text(json.dumps(tests, indent=1) + "\n")
+    workflow = out / "student" / ".github" / "workflows" / "classroom.yml"
+    workflow.parent.mkdir(parents=True, exist_ok=True)
+    workflow.write_text(github_workflow())
     return written
 
 
-def _with_tests(cells, tests):
-    """The submission's cells with its checks and hidden tests replaced by the autograder's.
-
-    Where the submission has a question's check (or hidden) cells, as many as the autograder, ours
-    replace them one for one, where they stand: a master notebook keeps its layout. Otherwise the
-    checks go where the first check cell stands, else after the last answer cell, else at the end,
-    and the hidden tests follow them. Returns (cells, owners), owners[i] naming the question of
-    cells[i], or None for the submission's own cells."""
-    at = {(name, kind): [i for i, c in enumerate(cells) if question(c) == name and role(c) == kind]
-          for name in tests for kind in ("answer", "check", "hidden")}
-    slots = {}   # cell index -> [(question, source)], placed after the submission's cell there
-    for name, entry in tests.items():
-        checks, hidden = at[name, "check"], at[name, "hidden"]
-        fallback = checks[:1] or at[name, "answer"][-1:] or [len(cells)]
-        if len(checks) != len(entry["check"]):
-            checks = fallback * len(entry["check"])
-        if len(hidden) != len(entry["hidden"]):
-            hidden = (checks[-1:] or fallback) * len(entry["hidden"])
-        for i, source in zip(checks + hidden, entry["check"] + entry["hidden"]):
-            slots.setdefault(i, []).append((name, source))
-    placed, owners = [], []
-    for i, cell in enumerate(cells + [None]):
-        if cell is not None and role(cell) not in ("check", "hidden"):
-            placed.append(cell)
-            owners.append(None)
-        for name, source in slots.get(i, []):
-            placed.append(nbformat.v4.new_code_cell(source, metadata=_test_metadata(cells, i)))
-            owners.append(name)
-    return placed, owners
+def github_workflow(repository=None, branch=None):
+    """The GitHub Actions workflow of the student edition, for GitHub Classroom: on every push it
+    grades the student's notebooks with this book's grader, checked out from the book's
+    repository (found as the Colab button finds it), and reports the points to the Classroom."""
+    sys.path.insert(0, str(ROOT / "tools" / "sphinx"))
+    from launch_links import find_branch, find_repository
+    repository = repository or find_repository(str(ROOT)) or "https://github.com/OWNER/REPO"
+    branch = branch or find_branch(str(ROOT))
+    return WORKFLOW.format(repository=repository.removeprefix("https://github.com/"),
+                           branch=branch)
 
 
-def _test_metadata(cells, i):
-    """The metadata of the submission's cell that a test replaces (its tags, so that a master's
-    layout and nbval's tags survive), or none."""
-    if i < len(cells) and role(cells[i]) in ("check", "hidden"):
-        return copy.deepcopy(cells[i].metadata)
-    return {}
+WORKFLOW = """\
+# Grades this repository's notebooks with the nnlib book's grader on every push, and reports the
+# points to GitHub Classroom. Written by `make classroom`: where the book's repository was not
+# known then, replace OWNER/REPO below with it.
+name: Autograding Tests
+on: [push, workflow_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  run-autograding-tests:
+    runs-on: ubuntu-latest
+    if: github.actor != 'github-classroom[bot]'
+    timeout-minutes: 30
+    steps:
+      - name: The student's notebooks
+        uses: actions/checkout@v4
+        with:
+          path: submission
+      - name: The book, with its grader
+        uses: actions/checkout@v4
+        with:
+          repository: {repository}
+          ref: {branch}
+          path: book
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - name: Set up the grader and its sandbox
+        run: |
+          sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap
+          # Ubuntu 24.04 keeps unprivileged user namespaces, which bubblewrap needs, from bwrap
+          sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 || true
+          cd book && python -m venv .venv
+          .venv/bin/pip install --quiet -r requirements-book.txt
+          .venv/bin/pip install --quiet --no-deps -e .
+      - name: Grade
+        id: nnlib
+        run: |
+          cd book
+          .venv/bin/python tools/classroom.py grade ../submission --jobs 2 \\
+              --table ../grades.csv --github-classroom ../results.json
+          echo "result=$(base64 -w0 ../results.json)" >> "$GITHUB_OUTPUT"
+      - name: Report the points
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+          NNLIB_RESULTS: ${{{{ steps.nnlib.outputs.result }}}}
+        with:
+          runners: nnlib
+"""
 
 
-def run_graded(path, autograder, timeout=600, kernel_name="python3", allow_errors=True):
-    """Run one submitted notebook with the autograder's tests in place of its own; return
-    ({question: (points, possible, message)}, the executed notebook)."""
-    path = Path(path)
-    tests = load_autograder(path, autograder)["questions"]
-    notebook = nbformat.read(path, as_version=4)
-    # the submission's own checks and tests are not trusted: ours run in their place
-    notebook.cells, owners = _with_tests(notebook.cells, tests)
-    client = NotebookClient(notebook, timeout=timeout, allow_errors=allow_errors,
-                            kernel_name=kernel_name,
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    failures = {}
-    for name, cell in zip(owners, notebook.cells):
-        for output in cell.outputs if name else []:
-            if output.output_type == "error" and name not in failures:
-                failures[name] = f"{output.ename}: {output.evalue}"
-    scores = {name: (0 if name in failures else entry["points"], entry["points"],
-                     failures.get(name, "passed"))
-              for name, entry in tests.items()}
-    return scores, notebook
-
-
-def grade_notebook(path, autograder, timeout=600):
-    """{question: (points, possible, message)} for one submitted notebook's automatic questions."""
-    return run_graded(path, autograder, timeout)[0]
-
-
-def load_autograder(path, autograder):
-    spec = Path(autograder) / (Path(path).stem + ".json")
+def load_autograder(chapter, autograder):
+    """The autograder's file for ``chapter`` (a notebook stem, or a path whose stem is one)."""
+    spec = Path(autograder) / (Path(chapter).stem + ".json")
     if not spec.exists():
-        raise FileNotFoundError(f"{Path(path).name}: no autograder for this chapter ({spec})")
+        raise FileNotFoundError(f"{Path(chapter).name}: no autograder for this chapter ({spec})")
     return json.loads(spec.read_text())
 
 
-def written_answers(path, autograder):
-    """{question: answer} for a submission's written answers (None where left blank)."""
-    expected = load_autograder(path, autograder).get("written", {})
-    cells = nbformat.read(path, as_version=4).cells
+def written_answers(notebook, chapter, autograder):
+    """{question: answer} for the written answers of ``notebook`` (None where left blank)."""
+    expected = load_autograder(chapter, autograder).get("written", {})
     answers = {}
     for name in expected:
-        text = "\n\n".join(c.source.strip() for c in cells
+        text = "\n\n".join(str(c.get("source", "")).strip() for c in notebook.cells
                             if question(c) == name and is_written(c)).strip()
         answers[name] = None if text in ("", WRITTEN_PLACEHOLDER) else text
     return answers
 
 
-def written_report(path, autograder, answers=None):
-    """The written answers of one submission (``written_answers`` unless given) as Markdown:
-    exercise, answer, worked solution."""
-    spec = load_autograder(path, autograder).get("written", {})
-    lines = [f"# Written answers: {Path(path).name}", ""]
-    answers = written_answers(path, autograder) if answers is None else answers
-    for name, answer in answers.items():
-        lines += [f"## {name}", "", "**Exercise.** " + spec[name]["exercise"], "",
+def written_report(name, chapter, autograder, answers):
+    """The written ``answers`` of the notebook ``name`` as Markdown: exercise, answer, worked
+    solution."""
+    spec = load_autograder(chapter, autograder).get("written", {})
+    lines = [f"# Written answers: {name}", ""]
+    for label, answer in answers.items():
+        lines += [f"## {label}", "", "**Exercise.** " + spec[label]["exercise"], "",
                   "**Answer.**", "", answer or "*(left blank)*", "",
-                  "**The book's solution.** " + spec[name]["solution"], ""]
+                  "**The book's solution.** " + spec[label]["solution"], ""]
     return "\n".join(lines)
 
 
-def submitted_notebooks(submissions):
-    """The notebooks in ``submissions`` and its folders (one folder per student, say), in order,
-    without Jupyter's checkpoints."""
-    return sorted(path for path in Path(submissions).rglob("*.ipynb")
-                  if ".ipynb_checkpoints" not in path.parts)
-
-
-def grade(submissions, autograder, table=None, written=None):
-    """Grade every notebook in ``submissions`` and its folders; print each one's result, write a
-    CSV table and, into ``written`` (beside the table by default), each notebook's written answers.
-    A notebook is named by its path in ``submissions``: ``alice/02_engines.ipynb``."""
-    submissions = Path(submissions)
-    if written is None:
-        base = Path(table).parent if table is not None else submissions
-        written = base / "written" / submissions.resolve().name
-    rows = []
-    for path in submitted_notebooks(submissions):
-        name = path.relative_to(submissions).as_posix()
-        if not (Path(autograder) / (path.stem + ".json")).exists():
-            print(f"{name}: skipped, no autograder for this chapter", file=sys.stderr)
-            continue
-        result = grade_notebook(path, autograder)
-        answers = written_answers(path, autograder)
-        print(name)
-        for question_name, (points, possible, message) in result.items():
-            print(f"  {question_name:<20} {points}/{possible}  {message}")
-        if answers:
-            report = Path(written) / Path(name).with_suffix(".md")
-            report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(written_report(path, autograder, answers))
-            blank = sum(a is None for a in answers.values())
-            print(f"  written answers: {len(answers) - blank} of {len(answers)}, "
-                  f"to read in {report} (not in the score)")
-        score = sum(p for p, _, _ in result.values())
-        possible = sum(q for _, q, _ in result.values())
-        print(f"score: {score}/{possible}")
-        rows.append((name, result, score, possible, answers))
-    if table is not None:
-        table = Path(table)
-        table.parent.mkdir(parents=True, exist_ok=True)
-        with open(table, "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["notebook", "question", "points", "possible"])
-            for name, result, score, possible, answers in rows:
-                for q, (points, qpossible, _) in result.items():
-                    out.writerow([name, q, points, qpossible])
-                for q, answer in answers.items():
-                    out.writerow([name, q, "written" if answer else "blank", ""])
-                out.writerow([name, "total", score, possible])
-    return rows
-
-
-def main(argv=None):
+def arguments():
+    """The command line's parser: ``build`` and ``grade``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="write the student edition and the autograder")
     b.add_argument("out", nargs="?", default=str(ROOT / "_build" / "classroom"))
-    g = sub.add_parser("grade", help="grade every notebook in a folder")
+    g = sub.add_parser("grade", help="grade every notebook in a folder and its folders")
     g.add_argument("submissions")
     g.add_argument("--autograder", default=str(ROOT / "_build" / "classroom" / "autograder"))
     g.add_argument("--table", default=str(ROOT / "_build" / "classroom" / "grades.csv"))
-    args = parser.parse_args(argv)
+    g.add_argument("--jobs", type=int, default=0,
+                   help="notebooks graded side by side (default: one per core)")
+    g.add_argument("--unsafe", action="store_true",
+                   help="grade without the sandbox where bubblewrap is missing: only for "
+                        "notebooks you trust, since a notebook can then read and change files")
+    g.add_argument("--seed", type=int, help="the seed of every notebook's inputs "
+                                            "(default: fresh for each notebook)")
+    g.add_argument("--github-classroom", metavar="FILE",
+                   help="also write the results as GitHub Classroom's reporter reads them")
+    return parser
+
+
+def main(argv=None):
+    args = arguments().parse_args(argv)
     if args.command == "build":
         for path in build(args.out):
             print("wrote", path)
         print("wrote", Path(args.out) / "autograder")
-    else:
-        if not Path(args.autograder).is_dir():
-            build(Path(args.autograder).parent)
-        grade(args.submissions, args.autograder, args.table)
-        print("the table of scores per question is in", args.table, file=sys.stderr)
+        return
+    import grader
+    import sandbox
+    if not args.unsafe:
+        reason = sandbox.unavailable()
+        if reason:
+            raise SystemExit(f"cannot grade safely: {reason}.\nSubmissions are untrusted code: "
+                             "install bubblewrap, or pass --unsafe (UNSAFE=1 with make) to grade "
+                             "notebooks you trust without a sandbox.")
+    if not Path(args.autograder).is_dir():
+        build(Path(args.autograder).parent)
+    results = grader.grade_class(args.submissions, args.autograder, args.table,
+                                 jobs=args.jobs or None, unsafe=args.unsafe, seed=args.seed)
+    if args.github_classroom:
+        Path(args.github_classroom).write_text(json.dumps(grader.github_classroom(results)))
+    print("the table of scores per question is in", args.table, file=sys.stderr)
 
 
 if __name__ == "__main__":
