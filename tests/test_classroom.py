@@ -129,14 +129,36 @@ def redteam(sandboxed, edition, tmp_path_factory):
     table = top / "grades.csv"
     table.write_text("a table left from last year's class\n")
     before = digest(top) | digest(ROOT / "book")
-    printed = io.StringIO()
     limits = sandbox.Limits(cell_seconds=8, wall_seconds=90, memory_bytes=3 * 2**30)
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+    with terminal(top / "terminal") as printed:   # what would reach the teacher's terminal
         results = grader.grade_class(group, autograder, table, jobs=2, limits=limits)
     after = digest(top) | digest(ROOT / "book")
     rows = list(csv.reader(table.open()))
-    return ({r.name: r for r in results}, printed.getvalue().splitlines(), rows, group,
+    return ({r.name: r for r in results}, printed.read_text().splitlines(), rows, group,
             (before, after))
+
+
+@contextlib.contextmanager
+def terminal(path):
+    """File descriptors 1 and 2 (and sys.stdout, sys.stderr) sent to ``path``, as a terminal
+    would get them: what this process and every process it starts write there."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    open(path, "wb").close()
+    with open(path, "ab") as sink:   # every writer appends
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+    try:
+        with open(path, "a") as text, contextlib.redirect_stdout(text), \
+                contextlib.redirect_stderr(text):
+            yield Path(path)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def test_every_attack_scores_zero(redteam):

@@ -149,14 +149,16 @@ def command(python, argv, run_dir, notebook=None, data=None, limits=Limits(), se
             args += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             args += ["--ro-bind", link, link]
+    # scratch space first: what is bound below stays visible above it, even a Python that
+    # lives in /tmp (a clone there, in CI)
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.file_bytes), "--tmpfs", "/tmp",
+             "--size", str(limits.file_bytes), "--tmpfs", HOME, "--dir", WORK]
     for path in _python_paths(str(python), nnlib=packages is None):
         args += ["--ro-bind", str(path), str(path)]
     if packages is not None:
         args += ["--ro-bind", str(packages), PACKAGES]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.file_bytes), "--tmpfs", "/tmp",
-             "--size", str(limits.file_bytes), "--tmpfs", HOME,
-             "--dir", WORK, "--bind", str(run_dir), str(run_dir), "--chdir", WORK]
+    args += ["--bind", str(run_dir), str(run_dir), "--chdir", WORK]
     if notebook is not None:
         args += ["--ro-bind", str(notebook), f"{WORK}/{Path(notebook).name}"]
     if data is not None and Path(data).is_dir():
@@ -205,8 +207,11 @@ def unavailable(python=sys.executable):
             return f"bwrap cannot start here: {error}"
     if trial.returncode != 0:
         last = (trial.stderr.strip().splitlines() or ["no message"])[-1]
-        return (f"bwrap cannot start a sandbox here ({last}); it needs unprivileged user "
-                "namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+        hint = ("; it needs unprivileged user namespaces (sysctl "
+                "kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 "
+                "kernel.apparmor_restrict_unprivileged_userns=0)"
+                if "namespace" in last or "ermission" in last else "")
+        return f"bwrap cannot start a sandbox here ({last}){hint}"
     return None
 
 
