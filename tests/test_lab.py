@@ -77,19 +77,28 @@ def test_make_lab_serves_every_chapter(lab):
     assert chapters and chapters <= served, served
 
 
+def _saved_after_running(path):
+    """Whether the notebook at ``path`` holds a run of every code cell (it may be mid-write)."""
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+    except Exception:
+        return False
+    return all(cell.execution_count for cell in cells if cell.cell_type == "code")
+
+
 def test_a_chapter_runs_in_jupyterlab(lab, browser):
-    from playwright.sync_api import TimeoutError as NoDialog   # installed: `browser` started
     lab, lab_book = lab
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         page.goto(f"{lab}/lab/tree/02_engines.ipynb?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        choose = page.locator(".jp-Dialog button", has_text="Select")   # the kernel, if asked
-        try:
-            choose.wait_for(timeout=5_000)
-            choose.click()
-        except NoDialog:
-            pass   # no dialog: the notebook's kernel started by itself
+        # either JupyterLab asks for a kernel, or the notebook's own kernel starts by itself
+        page.wait_for_function("() => document.querySelector('.jp-Dialog')"
+                               " || document.body.textContent.includes('| Idle')",
+                               timeout=60_000)
+        choose = page.locator(".jp-Dialog button", has_text="Select")
+        if choose.count():
+            choose.first.click()
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         # Run All scrolls along with the run: done when the last cell shows its number and the
@@ -102,7 +111,10 @@ def test_a_chapter_runs_in_jupyterlab(lab, browser):
             " && document.body.textContent.includes('| Idle'); }",
             timeout=180_000)
         page.keyboard.press("Control+s")   # then read what JupyterLab ran from the file
-        page.wait_for_timeout(2_000)
+        deadline = time.monotonic() + 30
+        while not _saved_after_running(lab_book / "02_engines.ipynb"):
+            assert time.monotonic() < deadline, "JupyterLab did not save the notebook it ran"
+            page.wait_for_timeout(200)
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-chapter-2.png"))

@@ -17,6 +17,7 @@ round, and every output is compared with the stored one as nbval compares them. 
 that holds on one core count only fails here.
 """
 
+import concurrent.futures
 import copy
 import io
 import json
@@ -159,8 +160,9 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # the second BLAS configuration (see above)
     monkeypatch.delenv("PYTHONPATH", raising=False)
     kernel = _kernel(tmp_path, python)
-    mismatches = {}
-    for index, path in enumerate(CHAPTERS):
+
+    def run_alone(path):
+        """Grade ``path`` alone in its own folder; the executed notebook's output mismatches."""
         alone = tmp_path / path.stem
         alone.mkdir()
         shutil.copy(path, alone)
@@ -170,13 +172,17 @@ def test_each_chapter_runs_alone_where_nnlib_is_not_installed(tmp_path, monkeypa
         assert graded.fault is None and graded.score == graded.possible, (path.name, graded)
         notebook = graded.notebook
         installed = install_cell(notebook).outputs
-        if index == 0:
+        if path == CHAPTERS[0]:
             assert any("installing nnlib" in out.get("text", "") for out in installed), installed
         else:
             assert installed == [], f"{path.name} installed nnlib again"
         install = stored.cells.index(install_cell(stored))
-        differences = output_mismatches(stored, notebook, skip={install})
-        mismatches[path.name] = differences
+        return output_mismatches(stored, notebook, skip={install})
+
+    # the first chapter installs nnlib; then two at a time, one BLAS thread each, as the cores
+    mismatches = {CHAPTERS[0].name: run_alone(CHAPTERS[0])}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        mismatches.update(zip([p.name for p in CHAPTERS[1:]], pool.map(run_alone, CHAPTERS[1:])))
     assert not any(mismatches.values()), "\n".join(
         f"{name}, cell {index}:\n  stored:   {before}\n  one BLAS thread: {after}"
         for name, found in mismatches.items() for index, before, after in found)

@@ -116,11 +116,9 @@ class _Client(NotebookClient):
     """nbclient's executor, with a cap on what the kernel may send back, and a cell that runs too
     long interrupted: the notebook goes on after it, unless the kernel ignores the interrupt."""
 
-    interrupt_grace = 10   # seconds an interrupted cell has to stop
-
-    def __init__(self, notebook, km, output_bytes, **kw):
-        super().__init__(notebook, km=km, **kw)
-        self.output_left = output_bytes
+    def __init__(self, notebook, km, limits, **kw):
+        super().__init__(notebook, km=km, timeout=limits.cell_seconds, **kw)
+        self.output_left, self.interrupt_grace = limits.output_bytes, limits.interrupt_seconds
 
     def process_message(self, msg, cell, cell_index):
         self.output_left -= len(json.dumps(msg.get("content"), default=str))
@@ -148,8 +146,8 @@ def _kernel_manager(notebook_file, limits, unsafe, kernel_name):
 async def _execute(notebook, notebook_file, limits, unsafe, kernel_name):
     """Run ``notebook`` in place; returns the fault that stopped it, or None."""
     km = _kernel_manager(notebook_file, limits, unsafe, kernel_name)
-    client = _Client(notebook, km, limits.output_bytes, timeout=limits.cell_seconds,
-                     interrupt_on_timeout=True, allow_errors=True, startup_timeout=120,
+    client = _Client(notebook, km, limits, interrupt_on_timeout=True, allow_errors=True,
+                     startup_timeout=120,
                      resources={"metadata": {"path": str(Path(notebook_file).parent)}})
     # the kernel's own stdout and stderr (os.write(1, ...)) reach no one
     run = asyncio.ensure_future(client.async_execute(stdout=subprocess.DEVNULL,

@@ -47,6 +47,7 @@ class Limits:
     (the slowest, chapter 11, takes about 15 s and 1 GB)."""
     wall_seconds: float = 600          # the whole notebook, start-up included
     cell_seconds: float = 120          # one cell (longer ones are interrupted)
+    interrupt_seconds: float = 10      # an interrupted cell's time to stop, before the end
     cpu_seconds: int = 900
     memory_bytes: int = 4 * 2**30      # address space of the kernel
     output_bytes: int = 16 * 2**20     # everything the notebook prints or displays

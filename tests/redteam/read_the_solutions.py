@@ -9,8 +9,8 @@ SIGNATURE = "def " + "row_sums(eng, a):"   # spelled in two, so that this cell h
 found = {}
 for top in ("/", os.path.expanduser("~"), os.getcwd(), "/tmp"):
     for folder, dirs, files in os.walk(top):
-        if folder.startswith(("/proc", "/sys", "/dev", "/usr")):
-            dirs[:] = []
+        if folder.startswith(("/proc", "/sys", "/dev", "/usr")) or "site-packages" in folder:
+            dirs[:] = []   # (Python's own files hold no solutions)
             continue
         for name in files:
             if name.endswith((".ipynb", ".json", ".py", ".csv", ".md")):

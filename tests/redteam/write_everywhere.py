@@ -6,7 +6,7 @@ import os
 targets = []
 for top in ("/", os.getcwd() + "/..", os.path.expanduser("~") + "/.."):
     for folder, dirs, files in os.walk(top):
-        if folder.startswith(("/proc", "/sys", "/dev", "/usr")):
+        if folder.startswith(("/proc", "/sys", "/dev", "/usr")) or "site-packages" in folder:
             dirs[:] = []
             continue
         targets += [os.path.join(folder, f) for f in files
