@@ -58,12 +58,7 @@ print(json.dumps(report))
 
 
 @pytest.fixture(scope="module")
-def inside(tmp_path_factory):
-    reason = sandbox.unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the grader's sandbox: {reason}")
-        pytest.skip(reason)
+def inside(sandboxed, tmp_path_factory):
     import nnlib
     nnlib_dir = os.path.dirname(nnlib.__file__)
     folder = tmp_path_factory.mktemp("probe")
