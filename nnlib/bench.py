@@ -9,8 +9,10 @@ The network is the article's micro benchmark (Dragan Djuric, "Deep Learning from
 10000, the quadratic cost. ``small`` and ``medium`` scale every size but the output layer down by
 5 and by 2. For each engine it reports seconds per epoch and the useful GFLOP/s (the matrix
 products of the forward and backward passes), and measures the engine's own gemm rate on exactly
-those products in the same run: ``ratio`` says how close training comes to that limit. Where
-PyTorch is installed it also times an idiomatic PyTorch loop on the same network and data.
+those products, as the training layers call them, in turns with the training epochs (best of
+``--rounds`` each): ``ratio`` says how close training comes to that limit. Where PyTorch is
+installed it also times an idiomatic PyTorch loop on the same network and data (``--torch-compile``:
+and with ``torch.compile``). ``native_fused`` is ``native_float(fused=True)``, where Numba is.
 
 ``--grid`` runs the grid of ``nnlib.bench_grid`` instead: nnlib against eager PyTorch as the
 network's width and the batch size change.
@@ -32,7 +34,8 @@ import numpy as np
 import psutil
 
 import nnlib as nn
-from nnlib.engines import ENGINES
+from nnlib.engines import ENGINES, EngineUnavailable
+from nnlib.engines.native import fused_unavailable
 
 SIZES = {  # name: (inputs, layer widths, batch)
     "tiny": (200, (100, 20, 10), 200),   # for the tests: a second or two on any engine
@@ -43,6 +46,25 @@ SIZES = {  # name: (inputs, layer widths, batch)
 ACTIVATIONS = (nn.tanh, nn.sigmoid, nn.sigmoid)
 
 
+def _native_fused():
+    reason = fused_unavailable()
+    if reason is not None:
+        raise EngineUnavailable(f"native_float(fused=True) is not available: {reason}")
+    return nn.native_float(fused=True)
+
+
+# the engines, and native_float(fused=True) under the name it reports, "native_fused"
+BENCH_ENGINES = dict(ENGINES, native_fused=_native_fused)
+
+
+def engine_status():
+    """``{name: reason}`` for every engine of ``BENCH_ENGINES``, as ``nn.available_engines``."""
+    status = nn.available_engines()
+    reason = fused_unavailable()
+    status["native_fused"] = None if reason is None else f"Numba's loops unavailable: {reason}"
+    return status
+
+
 def gemm_shapes(in_dim, widths, batch):
     """The ``(m, n, k)`` of every matrix product in one training epoch, forward then backward."""
     dims = [in_dim, *widths]
@@ -51,6 +73,44 @@ def gemm_shapes(in_dim, widths, batch):
     # W^T delta, not layer 1
     propagate = [(inp, batch, out) for inp, out in zip(dims[1:], dims[2:])]
     return forward + weights + propagate
+
+
+def step_products(in_dim, widths, batch):
+    """The matrix products of one training step, as the training layers call ``eng.gemm``:
+    ``(a shape, b shape, c shape, trans_a, trans_b)``, forward then backward."""
+    dims = [in_dim, *widths]
+    forward = [((out, inp), (inp, batch), (out, batch), False, False)      # z = W a
+               for inp, out in zip(dims, dims[1:])]
+    backward = []
+    for index, (inp, out) in reversed(list(enumerate(zip(dims, dims[1:])))):
+        backward.append(((out, batch), (inp, batch), (out, inp), False, True))   # v = δ aᵀ
+        if index > 0:                                                            # Wᵀ δ
+            backward.append(((out, inp), (out, batch), (inp, batch), True, False))
+    return forward + backward
+
+
+def products_run(eng, in_dim, widths, batch, steps=1):
+    """``(run, release)``: ``run(n)`` makes the matrix products of ``n`` epochs of ``steps``
+    steps and nothing else, through ``eng.gemm`` on preallocated matrices, in the order and with
+    the transposes of the training layers: the part of an epoch that a faster BLAS would speed
+    up, wrapper included."""
+    products = []
+    for a_shape, b_shape, c_shape, trans_a, trans_b in step_products(in_dim, widths, batch):
+        a, b, c = eng.zeros(a_shape), eng.zeros(b_shape), eng.zeros(c_shape)
+        eng.fill(a, 0.01), eng.fill(b, 0.01)
+        products.append((a, b, c, trans_a, trans_b))
+
+    def run(epochs):
+        for _ in range(epochs * steps):
+            for a, b, c, trans_a, trans_b in products:
+                eng.gemm(1.0, a, b, 0.0, c, trans_a=trans_a, trans_b=trans_b)
+
+    def release():
+        for a, b, c, _, _ in products:
+            for matrix in (a, b, c):
+                eng.release(matrix)
+
+    return run, release
 
 
 def epoch_flops(in_dim, widths, batch):
@@ -96,10 +156,15 @@ def shared_weights(in_dim, widths, seed=1):
             for inp, out in zip(dims, dims[1:])]
 
 
-def bench_engine(name, size, epochs):
-    """Time ``epochs`` epochs of nn.sgd on engine ``name``; return the figures as a dict."""
+def bench_engine(name, size, epochs, rounds=5):
+    """Time ``epochs`` epochs of nn.sgd on engine ``name``, ``rounds`` times, each time followed
+    by the same epochs' matrix products alone; return the figures as a dict.
+
+    The limit is the products' best round, measured in turns with the training: a busy spell on
+    a shared machine slows both alike, and the best of several rounds of each is the one it
+    disturbed least, so load cannot push the ratio of the two above 1."""
     in_dim, widths, batch = SIZES[size]
-    eng = ENGINES[name]()
+    eng = BENCH_ENGINES[name]()
     x_host, y_host = _data(in_dim, batch)
     x, y = eng.matrix(x_host), eng.matrix(y_host)
     layers = [nn.fully_connected(w, f) for w, f in zip(widths, ACTIVATIONS)]
@@ -127,39 +192,55 @@ def bench_engine(name, size, epochs):
         allocated = tracemalloc.get_traced_memory()[1] / 2
         tracemalloc.stop()
 
+    products, release_products = products_run(eng, in_dim, widths, batch)
+    products(1)
+    eng.synchronize()
     rss_before = psutil.Process().memory_info().rss
-    start = time.perf_counter()
-    # reads the cost: waits for the device
-    cost = nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05)
-    seconds = (time.perf_counter() - start) / epochs
+    train_runs, gemm_runs = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        # reads the cost: waits for the device
+        cost = nn.sgd(training, y, nn.quadratic_cost, epochs, 0.05)
+        train_runs.append((time.perf_counter() - start) / epochs)
+        start = time.perf_counter()
+        products(epochs)
+        eng.synchronize()
+        gemm_runs.append((time.perf_counter() - start) / epochs)
     rss_after = psutil.Process().memory_info().rss
+    release_products()
     training.release()
     inference.release()
-    gflops = epoch_flops(in_dim, widths, batch) / seconds / 1e9
-    limit = gemm_limit(eng, in_dim, widths, batch)
+    flops = epoch_flops(in_dim, widths, batch)
+    seconds, gemm_seconds = min(train_runs), min(gemm_runs)
+    gflops, limit = flops / seconds / 1e9, flops / gemm_seconds / 1e9
     result = {"engine": name, "size": size, "device": repr(eng), "epochs": epochs,
-              "seconds_per_epoch": seconds, "gflops": gflops, "limit_gflops": limit,
-              "ratio": gflops / limit, "cost": cost, "bytes_allocated_per_epoch": allocated,
+              "rounds": rounds, "seconds_per_epoch": seconds, "gflops": gflops,
+              "limit_gflops": limit, "ratio": gflops / limit, "cost": cost,
+              "train_runs": train_runs, "gemm_runs": gemm_runs,
+              "bytes_allocated_per_epoch": allocated,
               "rss_growth_mb": (rss_after - rss_before) / 2**20,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     eng.close()
     return result
 
 
-def bench_torch(size, epochs):
-    """Seconds per epoch of an idiomatic PyTorch loop on the same network and data, or None.
+def bench_torch(size, epochs, rounds=5, compiled=False):
+    """Seconds per epoch of an idiomatic PyTorch loop on the same network and data (its best of
+    ``rounds`` runs of ``epochs`` epochs; ``compiled``: the model through ``torch.compile``), or
+    None where PyTorch is not installed.
 
     It runs in a process of its own: PyTorch's OpenMP threads keep spinning after its last
     operation and would slow down whatever this process measures next (and the reverse)."""
     if not torch_installed():
         return None
     done = subprocess.run([sys.executable, "-m", "nnlib.bench", "--size", size,
-                           "--epochs", str(epochs), "--torch-only"],
+                           "--epochs", str(epochs), "--rounds", str(rounds), "--torch-only"]
+                          + (["--torch-compile"] if compiled else []),
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
-def _torch_loop(size, epochs):
+def _torch_loop(size, epochs, rounds=5, compiled=False):
     import torch
     in_dim, widths, batch = SIZES[size]
     x_host, y_host = _data(in_dim, batch)
@@ -168,22 +249,26 @@ def _torch_loop(size, epochs):
     model = torch_model(in_dim, widths)
     loss_fn = torch.nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    forward = torch.compile(model) if compiled else model
 
     def epoch():
         optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(forward(x), y)
         loss.backward()
         optimizer.step()
         return loss
 
-    epoch()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        loss = epoch()
-    loss.item()
-    return {"engine": "torch", "size": size,
+    epoch()                                   # warm-up (and, compiled, the compilation)
+    runs = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(epochs):
+            loss = epoch()
+        loss.item()
+        runs.append((time.perf_counter() - start) / epochs)
+    return {"engine": "torch.compile" if compiled else "torch", "size": size,
             "device": f"torch {torch.__version__} CPU, {torch.get_num_threads()} threads",
-            "seconds_per_epoch": (time.perf_counter() - start) / epochs}
+            "seconds_per_epoch": min(runs), "runs": runs}
 
 
 def torch_installed():
@@ -221,37 +306,45 @@ def machine():
     return f"{model}, {os.cpu_count()} cores"
 
 
-def run(size="small", engines=None, epochs=None):
-    """Benchmark ``engines`` (default: every available one) at ``size``; a list of result dicts."""
+def run(size="small", engines=None, epochs=None, rounds=5, torch_compile=False):
+    """Benchmark ``engines`` (default: every available one) at ``size``; a list of result dicts.
+    ``torch_compile`` also times PyTorch's loop with the model through ``torch.compile``."""
     epochs = epochs or {"tiny": 5, "small": 5, "medium": 3, "full": 2}[size]
-    available = nn.available_engines()
+    available = engine_status()
     names = engines or [name for name, reason in available.items() if reason is None]
     results = []
-    torch_result = bench_torch(size, epochs)
+    torch_result = bench_torch(size, epochs, rounds)
+    compiled = bench_torch(size, epochs, rounds, compiled=True) if torch_compile else None
     for name in names:
         if available.get(name) is not None:
             print(f"skipping {name}: {available[name]}", file=sys.stderr)
             continue
-        result = bench_engine(name, size, epochs)
+        result = bench_engine(name, size, epochs, rounds)
         result["machine"] = machine()
-        if torch_result:
-            result["torch_seconds_per_epoch"] = torch_result["seconds_per_epoch"]
-            result["speedup_vs_torch"] = (torch_result["seconds_per_epoch"]
-                                          / result["seconds_per_epoch"])
+        for key, other in (("torch", torch_result), ("torch_compiled", compiled)):
+            if other:
+                result[f"{key}_seconds_per_epoch"] = other["seconds_per_epoch"]
+                result[f"speedup_vs_{key}"] = (other["seconds_per_epoch"]
+                                                / result["seconds_per_epoch"])
         results.append(result)
     return results
 
 
 def table(results):
     """The results as a readable text table."""
+    compiled = any("speedup_vs_torch_compiled" in r for r in results)
     lines = [f"{'engine':<14}{'size':<8}{'s/epoch':>10}{'GFLOP/s':>10}{'gemm GFLOP/s':>14}"
-             f"{'ratio':>7}{'vs torch':>10}{'alloc/epoch':>13}"]
+             f"{'ratio':>7}{'vs torch':>10}" + (f"{'vs compiled':>13}" if compiled else "")
+             + f"{'alloc/epoch':>13}"]
     for r in results:
         alloc = r.get("bytes_allocated_per_epoch")
+        speedups = [r.get("speedup_vs_torch")] + ([r.get("speedup_vs_torch_compiled")]
+                                                  if compiled else [])
         lines.append(f"{r['engine']:<14}{r['size']:<8}{r['seconds_per_epoch']:>10.4f}"
                      f"{r['gflops']:>10.1f}{r['limit_gflops']:>14.1f}{r['ratio']:>7.2f}"
-                     + (f"{r['speedup_vs_torch']:>9.2f}x" if "speedup_vs_torch" in r
-                        else f"{'-':>10}")
+                     + f"{'-' if speedups[0] is None else f'{speedups[0]:.2f}x':>10}"
+                     + ("" if not compiled else
+                        f"{'-' if speedups[1] is None else f'{speedups[1]:.2f}x':>13}")
                      + (f"{alloc / 1e6:>10.2f} MB" if alloc is not None else f"{'-':>13}"))
     return "\n".join(lines)
 
@@ -263,10 +356,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m nnlib.bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=list(SIZES), default="small")
-    parser.add_argument("--engines", nargs="+", choices=list(ENGINES),
-                        help="default: every available engine (--grid: native_float)")
+    parser.add_argument("--engines", nargs="+", choices=list(BENCH_ENGINES),
+                        help="default: every available engine (--grid: native_float and "
+                             "native_fused); native_fused is native_float(fused=True)")
     parser.add_argument("--epochs", type=int,
-                        help="timed epochs (default 5 small, 3 medium, 2 full)")
+                        help="timed epochs per round (default 5 small, 3 medium, 2 full)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of training epochs, each followed by the same epochs' "
+                             "products alone; the best of each counts (default %(default)s)")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="also time PyTorch with its model through torch.compile")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     grid = parser.add_argument_group("the grid against eager PyTorch (--grid)")
     grid.add_argument("--grid", action="store_true",
@@ -296,17 +395,19 @@ def main(argv=None):
             parser.error(f"a batch cannot be larger than --examples ({args.examples})")
         result = run_grid(args.widths, args.batches, args.modes, args.engines, args.examples,
                           args.repeats, args.min_time, with_torch=not args.no_torch,
-                          breakdown=not args.no_breakdown)
+                          breakdown=not args.no_breakdown, torch_compile=args.torch_compile)
         print(grid_table(result))
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             with open(args.json, "w") as out:
                 json.dump(result, out, indent=2)
         return result
+    if args.rounds < 1:
+        parser.error("rounds must be positive")
     if args.torch_only:
-        print(json.dumps(_torch_loop(args.size, args.epochs)))
+        print(json.dumps(_torch_loop(args.size, args.epochs, args.rounds, args.torch_compile)))
         return None
-    results = run(args.size, args.engines, args.epochs)
+    results = run(args.size, args.engines, args.epochs, args.rounds, args.torch_compile)
     print(f"nnlib training benchmark, size {args.size} {SIZES[args.size]}, on {machine()}")
     print(table(results))
     if args.json:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -27,8 +28,12 @@ import numpy as np
 
 import nnlib as nn
 from nnlib import minibatch
-from nnlib.bench import epoch_flops, machine, shared_weights, torch_installed, torch_model
-from nnlib.engines import ENGINES
+from nnlib.bench import (BENCH_ENGINES, epoch_flops, machine, products_run, shared_weights,
+                         step_products, torch_installed, torch_model)
+from nnlib.engines.native import fused_unavailable
+
+__all__ = ["run_grid", "grid_table", "torch_server", "blas_info", "step_products",
+           "GRID_WIDTHS", "GRID_BATCHES", "GRID_MODES", "GRID_EXAMPLES"]
 
 GRID_INPUTS, GRID_OUTPUTS = 256, 10
 GRID_WIDTHS = (32, 512, 2000)
@@ -87,43 +92,6 @@ class _Turns:
 
     def best(self, index=0):
         return min(self.times[index])
-
-
-def step_products(in_dim, widths, batch):
-    """The matrix products of one training step, as the training layers call ``eng.gemm``:
-    ``(a shape, b shape, c shape, trans_a, trans_b)``, forward then backward."""
-    dims = [in_dim, *widths]
-    forward = [((out, inp), (inp, batch), (out, batch), False, False)      # z = W a
-               for inp, out in zip(dims, dims[1:])]
-    backward = []
-    for index, (inp, out) in reversed(list(enumerate(zip(dims, dims[1:])))):
-        backward.append(((out, batch), (inp, batch), (out, inp), False, True))   # v = δ aᵀ
-        if index > 0:                                                            # Wᵀ δ
-            backward.append(((out, inp), (out, batch), (inp, batch), True, False))
-    return forward + backward
-
-
-def _gemm_run(eng, in_dim, widths, batch, steps):
-    """``(run, release)``: ``run(n)`` makes the matrix products of ``n`` epochs of ``steps``
-    steps and nothing else, through ``eng.gemm`` on preallocated matrices: the part of an epoch
-    that a faster BLAS would speed up, wrapper included."""
-    products = []
-    for a_shape, b_shape, c_shape, trans_a, trans_b in step_products(in_dim, widths, batch):
-        a, b, c = eng.zeros(a_shape), eng.zeros(b_shape), eng.zeros(c_shape)
-        eng.fill(a, 0.01), eng.fill(b, 0.01)
-        products.append((a, b, c, trans_a, trans_b))
-
-    def run(epochs):
-        for _ in range(epochs * steps):
-            for a, b, c, trans_a, trans_b in products:
-                eng.gemm(1.0, a, b, 0.0, c, trans_a=trans_a, trans_b=trans_b)
-
-    def release():
-        for a, b, c, _, _ in products:
-            for matrix in (a, b, c):
-                eng.release(matrix)
-
-    return run, release
 
 
 class _NoCost(nn.Cost):
@@ -191,7 +159,7 @@ class _NnlibPoint:
                              batch_size=batch, seed=0)
             runs, self.built = [run], None
             if breakdown:
-                gemm_run, release = _gemm_run(eng, in_dim, self.widths, batch, steps)
+                gemm_run, release = products_run(eng, in_dim, self.widths, batch, steps)
                 self._cleanup.append(release)
                 runs.append(gemm_run)
                 if mode == "train":
@@ -237,8 +205,9 @@ def _torch_labels():
             "cpu_capability": setting(r"CPU capability usage: (\w+)")}
 
 
-def _torch_run(mode, width, batch, data, eta=GRID_ETA):
-    """``run(n)``: ``n`` epochs of the loop a PyTorch user would write, at one grid point.
+def _torch_run(mode, width, batch, data, eta=GRID_ETA, compiled=False):
+    """``run(n)``: ``n`` epochs of the loop a PyTorch user would write, at one grid point;
+    ``compiled``: with the model through ``torch.compile`` (the first epoch compiles it).
 
     One example per row; ``MSELoss`` averages the squared error over the batch and the outputs
     and doubles it, so a learning rate of ``eta * outputs / 2`` takes the same step as nnlib's
@@ -250,10 +219,13 @@ def _torch_run(mode, width, batch, data, eta=GRID_ETA):
     model = torch_model(x.shape[1], (width, outputs))
     loss_fn = torch.nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=eta * outputs / 2)
+    if compiled:
+        torch._dynamo.reset()      # a fresh model per point: past ones must not use up the cache
+    forward = torch.compile(model) if compiled else model
 
     def step(x_batch, y_batch):
         optimizer.zero_grad()
-        loss = loss_fn(model(x_batch), y_batch)
+        loss = loss_fn(forward(x_batch), y_batch)
         loss.backward()
         optimizer.step()
         return loss
@@ -283,7 +255,8 @@ def _torch_run(mode, width, batch, data, eta=GRID_ETA):
 def torch_server():
     """The PyTorch side of the grid, in a process of its own: one JSON request per line on
     stdin, one JSON answer per line on stdout; the first line out says what PyTorch this is.
-    ``{"point": {...}}`` sets up and calibrates a grid point, ``{"round": true}`` times it once."""
+    ``{"point": {...}}`` sets up and calibrates a grid point (eager, and with ``"compiled":
+    true`` in the point also compiled), ``{"round": true}`` times it once (each of them)."""
     print(json.dumps(_torch_labels()), flush=True)
     data, turns = {}, None
     for line in sys.stdin:
@@ -293,12 +266,14 @@ def torch_server():
             key = (point["examples"], point["seed"])
             if key not in data:
                 data[key] = _grid_data(GRID_INPUTS, GRID_OUTPUTS, *key)
-            run = _torch_run(point["mode"], point["width"], point["batch"], data[key])
-            turns = _Turns([run], point["min_time"])
-            answer = {"epochs_per_run": turns.epochs[0]}
+            runs = [_torch_run(point["mode"], point["width"], point["batch"], data[key],
+                               compiled=compiled)
+                    for compiled in (False, True)[:1 + bool(point.get("compiled"))]]
+            turns = _Turns(runs, point["min_time"])
+            answer = {"epochs_per_run": turns.epochs}
         else:
             turns.round()
-            answer = {"seconds_per_epoch": turns.times[0][-1]}
+            answer = {"seconds_per_epoch": [times[-1] for times in turns.times]}
         print(json.dumps(answer), flush=True)
 
 
@@ -394,39 +369,53 @@ def _grid_point(engines, torch_side, point, data, repeats, min_time, breakdown):
     finally:
         for one in ours:
             one.release()
-    if theirs:
+    sides = ("torch", "speedup"), ("torch_compiled", "speedup_vs_compiled")
+    for index, (key, speedup) in enumerate(sides[:len(theirs[0]) if theirs else 0]):
+        runs = [seconds[index] for seconds in theirs]     # theirs: one list per round
         for result in results:
-            result.update(torch_seconds_per_epoch=min(theirs), torch_epochs_per_run=epochs,
-                          torch_runs=theirs, torch_spread=max(theirs) / min(theirs),
-                          speedup=min(theirs) / result["seconds_per_epoch"])
+            result.update({f"{key}_seconds_per_epoch": min(runs),
+                           f"{key}_epochs_per_run": epochs[index], f"{key}_runs": runs,
+                           f"{key}_spread": max(runs) / min(runs),
+                           speedup: min(runs) / result["seconds_per_epoch"]})
     return results, error
 
 
+def default_engines():
+    """The grid's engines: the NumPy engine, and beside it ``native_fused`` (its element-wise
+    steps compiled by Numba) where Numba is there."""
+    return ["native_float"] + (["native_fused"] if fused_unavailable() is None else [])
+
+
 def run_grid(widths=GRID_WIDTHS, batches=GRID_BATCHES, modes=GRID_MODES, engines=None,
-             examples=GRID_EXAMPLES, repeats=5, min_time=0.1, with_torch=True, breakdown=True):
+             examples=GRID_EXAMPLES, repeats=5, min_time=0.1, with_torch=True, breakdown=True,
+             torch_compile=False):
     """nnlib's seconds per epoch on a grid of hidden widths and batch sizes, beside eager PyTorch's
-    where it is installed; a JSON-ready dict with the figures and the labels they need.
+    where it is installed (and ``torch_compile``: PyTorch's with ``torch.compile``); a JSON-ready
+    dict with the figures and the labels they need.
 
     PyTorch runs in a process of its own (this one never imports it), and the two take turns."""
     import scipy
-    started = {}
-    for name in engines or ["native_float"]:
+    started, missing = {}, {}
+    for name in engines or default_engines():
         try:
-            started[name] = ENGINES[name]()
+            started[name] = BENCH_ENGINES[name]()
         except nn.EngineUnavailable as reason:
             print(f"skipping {name}: {reason}", file=sys.stderr)
+            missing[name] = str(reason)
+    if engines is None and "native_fused" not in started:
+        missing["native_fused"] = f"Numba's loops unavailable: {fused_unavailable()}"
     result = {
         "benchmark": "grid",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(), "load_average": {"start": list(os.getloadavg())},
         "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-        "blas": blas_info(), "torch": None, "torch_missing": None,
+        "blas": blas_info(), "torch": None, "torch_missing": None, "engines_missing": missing,
         "network": {"inputs": GRID_INPUTS, "hidden": "tanh", "outputs": GRID_OUTPUTS,
                     "output_activation": "sigmoid", "cost": "quadratic", "dtype": "float32"},
         "settings": {"widths": list(widths), "batches": list(batches), "modes": list(modes),
                      "engines": list(started), "examples": examples, "eta": GRID_ETA,
                      "repeats": repeats, "min_time": min_time, "seed": 0,
-                     "settle_seconds": SETTLE_SECONDS},
+                     "settle_seconds": SETTLE_SECONDS, "torch_compile": torch_compile},
         "points": []}
     torch_side = None
     if not with_torch:
@@ -445,7 +434,7 @@ def run_grid(widths=GRID_WIDTHS, batches=GRID_BATCHES, modes=GRID_MODES, engines
             for width in widths:
                 for batch in batches:
                     point = {"mode": mode, "width": width, "batch": batch,
-                             "examples": examples, "seed": 0}
+                             "examples": examples, "seed": 0, "compiled": torch_compile}
                     points, error = _grid_point(list(started.values()), torch_side, point,
                                                 data, repeats, min_time, breakdown)
                     result["points"] += points
@@ -479,11 +468,12 @@ def _grid_rows(settings, points, cell):
             for mode in settings["modes"] for width in settings["widths"]]
 
 
-def _times_cell(point):
-    """nnlib's and PyTorch's seconds per epoch at one point, and the speedup."""
-    speedup = f"{point['speedup']:.2f}x" if "speedup" in point else "-"
+def _times_cell(point, side="torch", speedup="speedup"):
+    """nnlib's and PyTorch's seconds per epoch at one point, and the speedup (``side``
+    "torch_compiled": PyTorch's with torch.compile)."""
+    ratio = f"{point[speedup]:.2f}x" if speedup in point else "-"
     return (f"| {_duration(point['seconds_per_epoch']):>8}"
-            f"{_duration(point.get('torch_seconds_per_epoch')):>8}{speedup:>9} ")
+            f"{_duration(point.get(f'{side}_seconds_per_epoch')):>8}{ratio:>9} ")
 
 
 def _shares_cell(point):
@@ -536,6 +526,14 @@ def grid_table(result):
             lines += textwrap.wrap(f"unsteady (slowest run over {UNSTEADY}x the best: the "
                                    "machine was busy): " + ", ".join(unsteady), 100,
                                    subsequent_indent="    ")
+        if any("speedup_vs_compiled" in p for p in points.values()):
+            lines += ["", f"{name} against PyTorch with torch.compile (its first epoch, the "
+                          "compilation, not timed):",
+                      head + "".join(f"| {'B=' + str(b):^26}" for b in batches),
+                      " " * len(head) + f"| {'nnlib':>8}{'compiled':>9}{'speedup':>8} "
+                      * len(batches)]
+            lines += _grid_rows(settings, points, partial(
+                _times_cell, side="torch_compiled", speedup="speedup_vs_compiled"))
         if not any("breakdown" in p for p in points.values()):
             continue
         lines += ["", f"{name}, where the epoch goes (share of nnlib's seconds per epoch):",

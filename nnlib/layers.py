@@ -114,7 +114,7 @@ class FullyConnectedTraining(_TrainingBuffers):
 
     def forward(self):
         eng = self.eng
-        eng.gemm(1.0, self.weights, self.input, 0.0, self.z)         # z = W a⁻¹
+        eng.gemm(1.0, self.weights, self.input, 0.0, self.z)         # z = W input
         eng.ger(-1.0, self.bias, self.ones, self.z)                  # z -= b 1ᵀ
         self.activation.apply(eng, self.z, self.output)             # a = σ(z)
         self.activation.prime(eng, self.output, self.z)             # z = σ'(z), from a
@@ -123,10 +123,10 @@ class FullyConnectedTraining(_TrainingBuffers):
     def backward(self, eta):
         eng, z = self.eng, self.z
         eta_avg = -eta / self.ones.shape[0]
-        eng.mul(z, self.output, z)                                   # (1) δ = σ'(z) ⊙ ∂C/∂a
-        eng.gemm(eta_avg, z, self.input, 0.0, self.v, trans_b=True)  # (4) v = -η/n δ (a⁻¹)ᵀ
+        eng.mul(z, self.output, z)                                   # (1) δ = σ'(z) ⊙ g
+        eng.gemm(eta_avg, z, self.input, 0.0, self.v, trans_b=True)  # (4) v = -η/n δ inputᵀ
         if not self.first:                                           # the fix: never touch the data
-            eng.gemm(1.0, self.weights, z, 0.0, self.input, trans_a=True)  # (2) ∂C/∂a⁻¹ = Wᵀ δ
+            eng.gemm(1.0, self.weights, z, 0.0, self.input, trans_a=True)  # (2) input = Wᵀ δ
         eng.gemv(-self.bias_sign * eta_avg, z, self.ones, 1.0, self.bias)  # (3) b += η/n δ 1
         eng.axpy(1.0, self.v, self.weights)                          # (4) W += v
 

@@ -153,10 +153,14 @@ def _train_arguments(inference, x, y, cost, epochs, eta, batch_size, seed, on_ep
 
 
 def _batch_buffers(eng, x, y, batch_size):
-    """Room for one batch, preallocated: on the host to gather into, and on the engine."""
-    x_host = np.empty((x.shape[0], batch_size), eng.dtype)
-    y_host = np.empty((y.shape[0], batch_size), eng.dtype)
-    return x_host, y_host, eng.zeros(x_host.shape), eng.zeros(y_host.shape)
+    """Room for one batch, preallocated: on the host to gather into, and on the engine. Where the
+    engine's matrices are host arrays (the NumPy engines), each batch matrix is its own host
+    buffer: np.take gathers straight into it, and the transfer has nothing left to copy."""
+    x_batch, y_batch = eng.zeros((x.shape[0], batch_size)), eng.zeros((y.shape[0], batch_size))
+    if isinstance(x_batch, np.ndarray):
+        return x_batch, y_batch, x_batch, y_batch
+    x_host, y_host = np.empty(x_batch.shape, eng.dtype), np.empty(y_batch.shape, eng.dtype)
+    return x_host, y_host, x_batch, y_batch
 
 
 def _epoch_done(costs, epoch, n_epochs, rate, bar, on_epoch):

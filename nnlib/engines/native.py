@@ -4,12 +4,14 @@ It is the default engine, always available, and the reference the other engines 
 against. ``native_float()`` computes in float32, like the article; ``native_double()`` in float64.
 """
 
+import warnings
+
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
 from .base import Engine, ReleasedBuffers, misfit
 
-__all__ = ["NativeEngine", "native_float", "native_double"]
+__all__ = ["NativeEngine", "native_float", "native_double", "fused_unavailable"]
 
 # NumPy memory belongs to no engine instance: an array released through one native engine is
 # refused by all of them. Each operation starts with ``if _released:``, free while it is empty.
@@ -18,6 +20,8 @@ _released = ReleasedBuffers()
 
 class NativeEngine(Engine):
     """Matrices are C-ordered NumPy arrays of one dtype; every operation writes in place."""
+
+    fused = False   # the element-wise steps are NumPy's passes (native_float(fused=True): loops)
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
@@ -124,7 +128,8 @@ class NativeEngine(Engine):
             _released.refuse(x, y)
         if x.shape != y.shape:   # np.copyto would broadcast; the other engines refuse
             raise misfit("copy", x=x.shape, y=y.shape)
-        np.copyto(y, x)
+        if x is not y:           # a host buffer that is the matrix itself (nn.train) is there
+            np.copyto(y, x)
         return y
 
     def fill(self, x, value):
@@ -181,9 +186,39 @@ class NativeEngine(Engine):
         return np.multiply(out, a, out=out)
 
 
-def native_float():
-    """The NumPy engine in float32 (the article's precision)."""
+def native_float(fused=False):
+    """The NumPy engine in float32 (the article's precision).
+
+    ``fused=True`` compiles its element-wise steps with Numba, one sweep over memory each
+    (chapter 6, ``nnlib.engines.fused``). Where Numba cannot be imported or compile, it warns why
+    and returns the plain engine, which computes the same thing."""
+    if fused:
+        reason = fused_unavailable()
+        if reason is None:
+            from .fused import FusedNativeEngine
+            return FusedNativeEngine()
+        warnings.warn(f"native_float(fused=True): {reason}; using the plain NumPy engine",
+                      RuntimeWarning, stacklevel=2)
     return NativeEngine(np.float32)
+
+
+_fused_reason = []
+
+
+def fused_unavailable():
+    """Why ``native_float(fused=True)`` cannot compile its loops here, or None where it can.
+    Found out once per process: importing Numba and loading (or compiling) the loops."""
+    if not _fused_reason:
+        try:
+            from .fused import FusedNativeEngine
+            FusedNativeEngine()
+            _fused_reason.append(None)
+        except ImportError as error:
+            _fused_reason.append(f"Numba is not installed ({error}; pip install numba)")
+        except Exception as error:   # Numba is there but cannot compile on this platform
+            _fused_reason.append(f"Numba cannot compile the loops here "
+                                 f"({type(error).__name__}: {error})")
+    return _fused_reason[0]
 
 
 def native_double():
