@@ -1,10 +1,14 @@
-"""The book builds with warnings as errors, every chapter is in it, and each can be taken away."""
+"""The book builds with warnings as errors, every chapter is in it, in order, each can be taken
+away, and its pictures say in words what they show."""
 
+import html as entities
+import json
 import os
 import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import build_book
 
@@ -16,7 +20,8 @@ from launch_links import find_branch, find_repository, github_url  # noqa: E402
 def toc_pages():
     """The pages of _toc.yml, in reading order (paths without suffix, relative to the root)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]
+    parts = toc.get("parts", [{"chapters": toc.get("chapters", [])}])
+    return [toc["root"]] + [chapter["file"] for part in parts for chapter in part["chapters"]]
 
 
 def chapter_pages():
@@ -32,6 +37,57 @@ def test_book_builds_without_warnings(built_book):
     for page in toc_pages():
         assert (html / f"{page}.html").exists(), f"{page} was not rendered"
     assert "0.435213" in (html / "book" / "03_inference.html").read_text()
+
+
+def test_next_links_lead_through_every_chapter(built_book):
+    """Each page's "next" link leads to the next page of _toc.yml, and the last page has none."""
+    _, html = built_book
+    pages = toc_pages()
+    for page, following in zip(pages, pages[1:] + [None]):
+        text = (html / f"{page}.html").read_text()
+        link = re.search(r'<a[^>]*class="right-next"[^>]*href="([^"]+)"', text) or re.search(
+            r'<a[^>]*href="([^"]+)"[^>]*class="right-next"', text)
+        target = link and (html / page).parent.joinpath(link[1]).resolve()
+        assert target == (following and (html / f"{following}.html").resolve()), page
+
+
+# a plot's alt text is its cell's "mystnb": {"image": {"alt": "..."}}
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_figure_says_what_it_shows(built_book, page):
+    """Every picture has alt text, in words (a sentence or more), not the name of its file."""
+    _, html = built_book
+    text = (html / f"{page}.html").read_text()
+    for image in re.findall(r"<img\b[^>]*>", text):
+        alt = re.search(r'\balt="([^"]*)"', image)
+        words = alt[1].split() if alt else []
+        assert len(words) >= 8 and not re.search(r"\.(png|svg|jpe?g)$", alt[1]), (page, image)
+
+
+def test_every_written_answer_has_its_place_marked(built_book):
+    """A written answer's cell is the notebook's (a page cannot hold it); the page marks its place
+    with a note that says so (tools/sphinx/written_answers.py)."""
+    _, html = built_book
+    for page in chapter_pages():
+        cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+        written = [c for c in cells if c["cell_type"] == "markdown"
+                   and c["metadata"].get("classroom", {}).get("role") == "answer"]
+        marks = (html / f"{page}.html").read_text().count('<div class="written-answer')
+        assert marks == len(written), page
+
+
+def test_code_on_the_pages_is_the_code_of_the_cells(built_book):
+    """Each line of code is an element of its own on the page (tools/sphinx/code_lines.py), and
+    the page's text is still the cell's source, character for character: what a reader copies."""
+    _, html = built_book
+    page = "book/04_training"
+    text = (html / f"{page}.html").read_text()
+    shown = [entities.unescape(re.sub(r"<[^>]*>", "", pre)).rstrip("\n") for pre in re.findall(
+        r'<div class="cell_input.*?<pre>(.*?)</pre>', text, re.S)]
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"
+               and "remove-cell" not in c["metadata"].get("tags", [])]
+    assert shown == sources
+    assert text.count('<span class="line"') >= sum(s.count("\n") + 1 for s in sources)
 
 
 def test_every_chapter_notebook_is_in_the_table_of_contents():

@@ -75,10 +75,10 @@ STUBS = {
         "TrainingNetwork.backward":
         "run every layer's backward(eta), from the last layer to the first"},
     5: {"FullyConnectedTraining.forward":
-        "z = W a⁻¹ - b 1ᵀ, output = σ(z), then overwrite z with σ'(z) computed from the output; "
+        "z = W input - b 1ᵀ, output = σ(z), then overwrite z with σ'(z) computed from the output; "
         "return the output",
         "FullyConnectedTraining.backward":
-        "δ = σ'(z) ⊙ output; v = -η/n δ (a⁻¹)ᵀ; unless this is the first layer, write Wᵀ δ into "
+        "δ = σ'(z) ⊙ output; v = -η/n δ inputᵀ; unless this is the first layer, write Wᵀ δ into "
         "the input; b += bias_sign η/n δ 1; W += v"},
     8: {"_epochs":
         "for each epoch: forward, the cost's derivative into the output, backward(eta) (report "

@@ -244,7 +244,7 @@ def _two_layers(observe):
     return lambda rng: [Case(rng, observe, (4, 2), ("tanh", "sigmoid"), eta=0.5)]
 
 
-@check(5, "forward computes output = σ(W a⁻¹ - b) in every layer", _two_layers("layer_forward"))
+@check(5, "forward computes output = σ(W input - b) in every layer", _two_layers("layer_forward"))
 def _layer_forward(observed, cases):
     case = cases[0]
     expected = forward(case.params, case.activations, case.x)
@@ -253,7 +253,7 @@ def _layer_forward(observed, cases):
         close(observed[0]["returned"][i], expected[i + 1], f"what layer {i}'s forward() returns")
 
 
-@check(5, "backward hands the previous layer ∂C/∂a⁻¹ = Wᵀ δ in its output",
+@check(5, "backward hands the previous layer Wᵀ δ, written into its input",
        _two_layers("layer_epoch"))
 def _layer_hands_back(observed, cases):
     case = cases[0]

@@ -58,7 +58,7 @@ class ParameterCount:
                    "a bias for every neuron)")
 
 
-SIZES = [8, 100, 50, 200, 10]   # the network of exercise 2 in chapter 3
+SIZES = [8, 100, 50, 200, 10]   # the network of exercise 3.2
 CIRCLES = [1, 10, 5, 20, 1]     # one circle for every ten neurons, at least one
 
 
